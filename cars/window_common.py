@@ -1,0 +1,84 @@
+"""The frame loop shared by every window: events -> update -> draw -> flip, screenshots, FPS.
+
+A window "app" is any object with `handle_event(event)`, `update()`, `draw(surface)`, a `running`
+flag, an `fps` attribute the loop keeps current, and `close()` (called exactly once on the way
+out, also after Ctrl-C, so the app can save its work).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pygame
+
+DEFAULT_SIZE = (1280, 800)
+TARGET_FPS = 60
+
+
+class WindowError(ValueError):
+    """No window could be opened (no display); the message is one line and suggests a way out."""
+
+
+def open_window(title: str, size: tuple[int, int] = DEFAULT_SIZE) -> pygame.Surface:
+    """Initialise only what we need (display, fonts: no audio) and open a resizable window."""
+    try:
+        pygame.display.init()
+        pygame.font.init()
+        pygame.display.set_caption(title)
+        pygame.key.set_repeat(300, 40)
+        return pygame.display.set_mode(size, pygame.RESIZABLE)
+    except pygame.error as exc:
+        pygame.display.quit()
+        raise WindowError(f"cannot open a window ({exc}); use --headless, or SDL_VIDEODRIVER=dummy with "
+                          "--screenshot PATH --frames N") from None
+
+
+def save_screenshot(surface: pygame.Surface, path: str | os.PathLike) -> Path:
+    """Write `surface` as PNG to `path` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    try:
+        pygame.image.save(surface, str(tmp))
+        os.replace(tmp, path)
+    except (pygame.error, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(errno.EIO, f"cannot write the screenshot ({exc})", str(path)) from None
+    return path
+
+
+def run_loop(app, title: str, *, screenshot: str | os.PathLike | None = None, frames: int | None = None,
+             size: tuple[int, int] = DEFAULT_SIZE) -> None:
+    """Run `app` in a window until it stops, or for `frames` frames; then save `screenshot` if given.
+
+    With a screenshot or a frame count the loop does not wait for the 60 FPS clock (frames are
+    identical either way; only wall time differs), so documentation renders run fast.
+    """
+    if frames is not None and frames < 1:
+        raise WindowError(f"--frames must be at least 1, got {frames}")
+    screen = open_window(title, size)
+    clock = pygame.time.Clock()
+    capped = screenshot is None and frames is None
+    count = 0
+    try:
+        while app.running:
+            for event in pygame.event.get():
+                app.handle_event(event)
+            screen = pygame.display.get_surface()
+            app.update()
+            app.draw(screen)
+            pygame.display.flip()
+            count += 1
+            clock.tick(TARGET_FPS if capped else 0)
+            app.fps = clock.get_fps()
+            if frames is not None and count >= frames:
+                break
+        if screenshot is not None:
+            save_screenshot(screen, screenshot)
+    finally:
+        try:
+            app.close()
+        finally:
+            pygame.display.quit()

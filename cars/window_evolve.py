@@ -1,0 +1,438 @@
+"""`cars evolve` with a window: watch the population learn, tweak the evolution while it runs.
+
+The window only drives the shared `EvolutionRun` (run.step, set_param, end_generation_now,
+next_track, save), so a watched run produces the same generations as a headless one with the same
+seed and parameters. `EvolveWindow` is the testable core: `handle_event`, `update`, `draw`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no pygame banner in the command's output
+
+import time  # noqa: E402
+
+import numpy as np
+import pygame
+
+from cars import ui_theme as theme
+from cars.hud_inspect import INSPECTOR_SIZE, draw_inspector, lap_time_text
+from cars.hud_panel import Row, Toasts, bar, draw_badge, draw_info_panel, rows_height, section, side_layout
+from cars.render_cars import CarRenderer, pick_car
+from cars.render_track import TrackLayer
+from cars.sensors import ray_angles
+from cars.ui_help import Binding, HelpOverlay, dispatch_key
+from cars.view_camera import Camera
+from cars.viz_chart import FitnessChart
+from cars.viz_network import NetworkDiagram, brain_inputs, ray_labels
+from cars.window_common import DEFAULT_SIZE, run_loop
+
+SPEEDS = (1, 2, 4, 8, 16, 32, 64)
+TURBO_SLICE = 0.2  # seconds of pure simulation between two drawn frames in turbo mode
+TURBO_CHUNK = 32  # steps per run.step call in turbo mode
+
+# The values the parameter keys step through (a ladder reads better than +-10%).
+LADDERS = {
+    "mutation_rate": (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0),
+    "mutation_sigma": (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0),
+    "population": (2, 5, 10, 20, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500, 750, 1000,
+                   1500, 2000, 3000, 5000),
+}
+PARAM_LABELS = {"mutation_rate": "mutation rate", "mutation_sigma": "mutation sigma", "elitism": "elitism",
+                "population": "population"}
+
+K = pygame
+BINDINGS = [
+    Binding("Space  P", "pause / resume", (K.K_SPACE, K.K_p), "toggle_pause"),
+    Binding(".", "one simulation step (while paused)", (K.K_PERIOD,), "single_step"),
+    Binding("Up  Down  (+ -)", "simulation steps per frame x2 / /2 (1x ... 64x)",
+            (K.K_UP, K.K_EQUALS, K.K_PLUS, K.K_KP_PLUS), "change_speed", (1,)),
+    Binding("", "", (K.K_DOWN, K.K_MINUS, K.K_KP_MINUS), "change_speed", (-1,)),
+    Binding("T", "turbo: learn at headless speed, draw a few frames a second", (K.K_t,), "toggle_turbo"),
+    Binding("E", "end this generation now", (K.K_e,), "end_generation"),
+    Binding("F", "camera: whole track / follow the leader", (K.K_f,), "toggle_follow"),
+    Binding("Z  X  (wheel)", "follow camera zoom out / in", (K.K_z,), "zoom", (-1,)),
+    Binding("", "", (K.K_x,), "zoom", (1,)),
+    Binding("Click a car", "follow and inspect it (right click or Backspace: back to the leader)",
+            (K.K_BACKSPACE,), "clear_selection"),
+    Binding("R", "leader's sensor rays on / off", (K.K_r,), "toggle_rays"),
+    Binding("1  2", "mutation rate down / up (from the next generation)", (K.K_1,), "step_param",
+            ("mutation_rate", -1)),
+    Binding("", "", (K.K_2,), "step_param", ("mutation_rate", 1)),
+    Binding("3  4", "mutation sigma down / up (from the next generation)", (K.K_3,), "step_param",
+            ("mutation_sigma", -1)),
+    Binding("", "", (K.K_4,), "step_param", ("mutation_sigma", 1)),
+    Binding("5  6", "elitism down / up (from the next generation)", (K.K_5,), "step_param", ("elitism", -1)),
+    Binding("", "", (K.K_6,), "step_param", ("elitism", 1)),
+    Binding("7  8", "population down / up (from the next generation)", (K.K_7,), "step_param",
+            ("population", -1)),
+    Binding("", "", (K.K_8,), "step_param", ("population", 1)),
+    Binding("N", "next track (from the next generation)", (K.K_n,), "next_track"),
+    Binding("S", "save the champion and history now", (K.K_s,), "save"),
+    Binding("H  F1", "show / hide this help", (K.K_h, K.K_F1, K.K_QUESTION), "toggle_help"),
+    Binding("Esc  Q", "save the champion and history, and quit", (K.K_ESCAPE, K.K_q), "quit"),
+]
+
+
+def ladder_step(name: str, current: float, direction: int, population: int) -> float:
+    """The next value of parameter `name` above (direction 1) or below (-1) `current`."""
+    if name == "elitism":
+        return int(np.clip(int(current) + direction, 0, max(population - 1, 0)))
+    ladder = LADDERS[name]
+    if direction > 0:
+        above = [v for v in ladder if v > current * (1 + 1e-9)]
+        return above[0] if above else current
+    below = [v for v in ladder if v < current * (1 - 1e-9)]
+    return below[-1] if below else current
+
+
+def fmt_param(name: str, value) -> str:
+    return str(int(value)) if name in ("elitism", "population") else f"{float(value):g}"
+
+
+class EvolveWindow:
+    """The evolve window's state and behaviour, independent of the frame loop."""
+
+    def __init__(self, run, size: tuple[int, int] = DEFAULT_SIZE) -> None:
+        self.run = run
+        self.config = run.config
+        self.size = size
+        self.running = True
+        self.fps = 0.0
+        self.paused = False
+        self.turbo = False
+        self.speed_index = 0
+        self.show_rays = True
+        self.selected: int | None = None
+        self.pending: dict[str, float] = {}
+        self.toasts = Toasts()
+        self.help = HelpOverlay("Watching cars learn - keys", BINDINGS)
+        self.chart = FitnessChart()
+        sim = run.sim  # None only for a resumed run that had already finished
+        angles = np.degrees(sim.ray_angles if sim is not None
+                            else ray_angles(self.config.sensors.rays, self.config.sensors.angle_deg))
+        self.network = NetworkDiagram(ray_labels(angles) + ["speed"], ["steer", "gas"])
+        car = self.config.car
+        self.cars = CarRenderer(car.length, car.width, self.config.sensors.length)
+        self._layers: dict[int, TrackLayer] = {}
+        self._brain_cache: tuple[tuple, object] | None = None
+        self._finished_told = False
+        self._generation = run.generation
+        self._sim = run.sim
+        self._steps_done = 0  # simulation steps this window advanced (for steps/s in the HUD)
+        self._rate = (time.perf_counter(), 0, 0.0)
+        self.layout = self._layout(size)
+        track = self._track()
+        self.camera = Camera(track.bounds(), self.layout["view"])
+        self.camera.max_scale = self._layer(track).max_scale()
+
+    # --- layout ---------------------------------------------------------------------------------
+    def _layout(self, size: tuple[int, int]) -> dict[str, pygame.Rect]:
+        chart_h = int(np.clip((size[1] - 20) * 0.27, 150, 230))
+        return side_layout(size, rows_height(self._hud_rows()), chart_h)
+
+    def resize(self, size: tuple[int, int]) -> None:
+        self.size = size
+        self.layout = self._layout(size)
+        self.camera.set_viewport(tuple(self.layout["view"]))
+
+    def _track(self):
+        sim = self.run.sim
+        return sim.track if sim is not None else self.run.track
+
+    def _layer(self, track) -> TrackLayer:
+        layer = self._layers.get(id(track))
+        if layer is None or layer.track is not track:
+            if len(self._layers) > 4:
+                self._layers.clear()
+            layer = self._layers[id(track)] = TrackLayer(track)
+        return layer
+
+    # --- actions (bound to keys) --------------------------------------------------------------------
+    @property
+    def speed(self) -> int:
+        return SPEEDS[self.speed_index]
+
+    def toggle_pause(self) -> None:
+        self.paused = not self.paused
+
+    def single_step(self) -> None:
+        if self.paused and not self.run.finished:
+            self._after_step(self.run.step(1))
+
+    def change_speed(self, direction: int) -> None:
+        self.speed_index = int(np.clip(self.speed_index + direction, 0, len(SPEEDS) - 1))
+        self.turbo = False
+
+    def toggle_turbo(self) -> None:
+        self.turbo = not self.turbo
+        self.toasts.add("turbo: learning at full speed" if self.turbo else f"turbo off: {self.speed}x",
+                        theme.ACCENT)
+
+    def end_generation(self) -> None:
+        if not self.run.finished:
+            result = self.run.end_generation_now()
+            self._after_step(result if isinstance(result, list) else [result] if result else [])
+
+    def toggle_follow(self) -> None:
+        self.camera.toggle_follow()
+        self._snap_camera()
+
+    def zoom(self, steps: int) -> None:
+        self.camera.change_zoom(steps)
+
+    def clear_selection(self) -> None:
+        self.selected = None
+
+    def toggle_rays(self) -> None:
+        self.show_rays = not self.show_rays
+
+    def toggle_help(self) -> None:
+        self.help.toggle()
+
+    def param_value(self, name: str):
+        """The value `name` will have from the next generation on."""
+        nxt = getattr(self.run, "params", None)
+        if isinstance(nxt, dict) and name in nxt:
+            return nxt[name]
+        return self.pending.get(name, self.param_now(name))
+
+    def param_now(self, name: str):
+        """The value `name` has in the generation being driven."""
+        now = getattr(self.run, "gen_params", None)
+        if isinstance(now, dict) and name in now:
+            return now[name]
+        return getattr(self.config.evolution, name)
+
+    def step_param(self, name: str, direction: int) -> None:
+        population = int(self.param_value("population"))
+        current = self.param_value(name)
+        value = ladder_step(name, current, direction, population)
+        if value == current:
+            return
+        self.set_param(name, value)
+
+    def set_param(self, name: str, value) -> bool:
+        """Ask the run to use `value` from the next generation; errors become a red message."""
+        try:
+            self.run.set_param(name, value)
+        except ValueError as exc:  # ConfigError is a ValueError
+            self.toasts.add(str(exc), theme.BAD)
+            return False
+        self.pending[name] = value
+        self.toasts.add(f"{PARAM_LABELS[name]} {fmt_param(name, value)} from generation {self.run.generation + 1}",
+                        theme.WARN)
+        return True
+
+    def next_track(self) -> None:
+        try:
+            name = self.run.next_track()
+        except ValueError as exc:
+            self.toasts.add(str(exc), theme.BAD)
+            return
+        self.toasts.add(f"next track{f' {name}' if isinstance(name, str) else ''} from the next generation",
+                        theme.WARN)
+
+    def save(self) -> None:
+        try:
+            self.run.save()
+        except OSError as exc:
+            self.toasts.add(f"not saved: {exc}", theme.BAD)
+            return
+        self.toasts.add(f"saved champion and history to {getattr(self.run, 'save_dir', 'the run folder')}",
+                        theme.GOOD)
+
+    def quit(self) -> None:
+        self.running = False
+
+    # --- events ---------------------------------------------------------------------------------
+    def handle_event(self, event: pygame.event.Event) -> None:
+        if event.type == pygame.QUIT:
+            self.quit()
+        elif event.type == pygame.KEYDOWN:
+            dispatch_key(self, BINDINGS, event)
+        elif (event.type == pygame.MOUSEBUTTONDOWN and self.camera.contains(event.pos)
+              and self.run.sim is not None):
+            if event.button == 1:
+                index = pick_car(self.run.sim, self.camera, event.pos)
+                self.selected = index
+                if index is not None and not self.camera.follow:
+                    self.camera.toggle_follow()
+                    self._snap_camera()
+            elif event.button == 3:
+                self.selected = None
+        elif event.type == pygame.MOUSEWHEEL and event.y:
+            self.zoom(1 if event.y > 0 else -1)
+        elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
+            surface = pygame.display.get_surface()
+            if surface is not None:
+                self.resize(surface.get_size())
+
+    # --- simulation -----------------------------------------------------------------------------
+    def update(self) -> None:
+        if self.run.finished:
+            if not self._finished_told:
+                self._finished_told = True
+                self.toasts.add("run finished: Esc saves and quits", theme.GOOD)
+            return
+        if self.paused:
+            return
+        if self.turbo:
+            deadline = time.perf_counter() + TURBO_SLICE
+            while time.perf_counter() < deadline and not self.run.finished:
+                self._after_step(self.run.step(TURBO_CHUNK), TURBO_CHUNK)
+        else:
+            self._after_step(self.run.step(self.speed), self.speed)
+
+    def _after_step(self, rows: list[dict], steps: int = 1) -> None:
+        self._steps_done += steps
+        if self.run.sim is not self._sim or self.run.generation != self._generation:
+            self._sim = self.run.sim
+            self._generation = self.run.generation
+            self.selected = None
+            self.pending.clear()
+            track = self._track()
+            if tuple(self.camera.bounds) != tuple(float(v) for v in track.bounds()):
+                self.camera.set_bounds(track.bounds())
+                self.camera.max_scale = self._layer(track).max_scale()
+            self._snap_camera()
+        for row in rows:
+            best = row.get("best_fitness", row.get("best"))
+            if best is not None and not self.turbo:
+                self.toasts.add(f"generation {row.get('generation', '?')}: best {float(best):.3f} laps",
+                                theme.TEXT_DIM)
+
+    def _target(self) -> int | None:
+        sim = self.run.sim
+        if sim is None or not len(sim.x):
+            return None
+        if self.selected is not None and self.selected < len(sim.x):
+            return self.selected
+        return sim.leader()
+
+    def _snap_camera(self) -> None:
+        i = self._target()
+        if i is not None:
+            sim = self.run.sim
+            self.camera.update((float(sim.x[i]), float(sim.y[i])), snap=True)
+
+    # --- drawing --------------------------------------------------------------------------------
+    def draw(self, surface: pygame.Surface) -> None:
+        if surface.get_size() != self.size:
+            self.resize(surface.get_size())
+        sim = self.run.sim
+        target = self._target()
+        leader = sim.leader() if target is not None else None
+        if target is not None:
+            self.camera.update((float(sim.x[target]), float(sim.y[target])))
+        view = self.layout["view"]
+        surface.fill(theme.BACKGROUND)
+        surface.set_clip(view)
+        self._layer(self._track()).draw(surface, self.camera)
+        if target is not None:
+            # generation 0 is random: nobody was carried over yet
+            elitism = int(self.param_now("elitism")) if self.run.generation > 0 else 0
+            self.cars.draw(surface, self.camera, sim, elitism=elitism, leader=leader, selected=self.selected,
+                           show_rays=self.show_rays)
+        surface.set_clip(None)
+        self._draw_overlay(surface, view)
+        fitness = sim.fitness() if target is not None else np.zeros(0)
+        if target is not None and self.selected is not None and self.selected < len(sim.x):
+            w, h = INSPECTOR_SIZE
+            rect = pygame.Rect(view.left + 12, view.bottom - h - 12, min(w, view.width - 24), h)
+            draw_inspector(surface, rect, sim, self.selected, title=f"CAR {self.selected}",
+                           fitness=float(fitness[self.selected]), dt=getattr(sim, "dt", None),
+                           max_speed=self.config.car.max_speed)
+        self._draw_side(surface, sim, fitness, leader)
+        self.toasts.draw(surface, view)
+        self.help.draw(surface)
+
+    def _draw_overlay(self, surface: pygame.Surface, view: pygame.Rect) -> None:
+        x = view.left + 12
+        if self.run.finished:
+            x = draw_badge(surface, "FINISHED", theme.GOOD, (x, 12)).right + 8
+        elif self.paused:
+            x = draw_badge(surface, "PAUSED", theme.WARN, (x, 12)).right + 8
+        if self.turbo:
+            x = draw_badge(surface, "TURBO", theme.ACCENT, (x, 12)).right + 8
+        label = "follow camera" if self.camera.follow else "whole track"
+        surface.blit(theme.text(f"{self._track().name}  -  {label}  -  H for help", 18, theme.TEXT_DIM), (x + 4, 15))
+
+    def _hud_rows(self, sim=None, fitness=None, leader=None) -> list[Row]:
+        ev = self.config.evolution
+        rows: list[Row] = []
+        if leader is not None:
+            n = len(sim.x)
+            alive = int(np.count_nonzero(sim.alive))
+            max_steps = int(getattr(sim, "max_steps", 0) or self.config.simulation.max_steps)
+            rows.append(bar("cars alive", alive / n, f"{alive} / {n}", theme.GOOD))
+            rows.append(bar("step", sim.steps / max(max_steps, 1), f"{sim.steps} / {max_steps}", theme.ACCENT))
+            rows.append(Row("best this gen", f"{float(np.max(fitness)):.3f} laps", theme.CHART_BEST))
+            best = getattr(self.run, "best_fitness", None)
+            best_text = f"{float(best):.3f} laps" if best is not None and np.isfinite(best) else "-"
+            rows.append(Row("best ever", best_text, theme.GOLD))
+            laps = int(sim.laps[leader])
+            lap_time = lap_time_text(int(sim.best_lap_steps[leader]), getattr(sim, "dt", None))
+            rows.append(Row("leader", f"lap {laps}  best {lap_time}", theme.TEXT))
+        else:
+            rows += [bar("cars alive", 0, ""), bar("step", 0, ""), Row("best this gen"), Row("best ever"),
+                     Row("leader")]
+        speed = "turbo" if self.turbo else f"{self.speed}x"
+        rows.append(Row("speed", f"{speed}   {self.fps:.0f} FPS   {self._steps_per_second()}", theme.TEXT))
+        rows.append(section("evolution  (keys 1-8)"))
+        for name in ("population", "elitism"):
+            rows.append(self._param_row(name))
+        tournament = f" (k={ev.tournament_size})" if ev.selection == "tournament" else ""
+        rows.append(Row("selection", f"{ev.selection}{tournament}", theme.TEXT))
+        crossover = "none" if ev.crossover == "none" else f"{ev.crossover} ({ev.crossover_rate:g})"
+        rows.append(Row("crossover", crossover, theme.TEXT))
+        for name in ("mutation_rate", "mutation_sigma"):
+            rows.append(self._param_row(name))
+        return rows
+
+    def _param_row(self, name: str) -> Row:
+        now, nxt = self.param_now(name), self.param_value(name)
+        if fmt_param(name, nxt) != fmt_param(name, now):
+            return Row(PARAM_LABELS[name], f"{fmt_param(name, now)} -> {fmt_param(name, nxt)} next gen", theme.WARN)
+        return Row(PARAM_LABELS[name], fmt_param(name, now), theme.TEXT)
+
+    def _steps_per_second(self) -> str:
+        t0, s0, rate = self._rate
+        now = time.perf_counter()
+        if now - t0 >= 0.5:
+            rate = (self._steps_done - s0) / (now - t0)
+            self._rate = (now, self._steps_done, rate)
+        return f"{rate:,.0f} steps/s" if rate else ""
+
+    def _draw_side(self, surface: pygame.Surface, sim, fitness: np.ndarray, leader: int | None) -> None:
+        hud, chart, net = self.layout["hud"], self.layout["chart"], self.layout["net"]
+        if hud.width <= 0:
+            return
+        rows = self._hud_rows(sim, fitness, leader)
+        draw_info_panel(surface, hud, f"GENERATION {self.run.generation}", rows)
+        if chart.height >= 60:
+            live = float(np.max(fitness)) if len(fitness) else None
+            self.chart.draw(surface, chart, self.run.history, live_best=live)
+        if net.height >= 100 and leader is not None:
+            index = self.selected if self.selected is not None and self.selected < len(sim.x) else leader
+            brain = self._brain(sim, index)
+            inputs = brain_inputs(sim, index, self.config.car.max_speed)
+            title = f"CAR {index}'S NETWORK" if index == self.selected else "LEADER'S NETWORK"
+            self.network.draw(surface, net, brain, inputs, key=self._brain_cache[0], title=title)
+
+    def _brain(self, sim, index: int):
+        key = (id(sim), self.run.generation, int(np.asarray(sim.genome_index)[index]))
+        if self._brain_cache is None or self._brain_cache[0] != key:
+            self._brain_cache = (key, self.run.brain_for(index))
+        return self._brain_cache[1]
+
+    def close(self) -> None:
+        """Save the champion and history on the way out (window closed, Esc, Ctrl-C)."""
+        self.run.save()
+
+
+def run_evolve_window(run, *, screenshot: str | os.PathLike | None = None, frames: int | None = None) -> None:
+    """Open the evolve window on `run` (an EvolutionRun) until it is closed, or for `frames` frames."""
+    run_loop(EvolveWindow(run), f"cars evolve - {getattr(run, 'save_dir', '')}", screenshot=screenshot,
+             frames=frames)

@@ -1,0 +1,83 @@
+"""Element-wise activations. Each keeps exactly what its backward needs (a mask or its output).
+
+x: any shape -> y: same shape and dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .module import Module
+
+
+class ReLU(Module):
+    """``y = max(x, 0)``;  ``dL/dx = g * [x > 0]`` (mask saved in forward)."""
+
+    def __init__(self) -> None:
+        self.training = True
+        self._mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._mask = x > 0
+        return x * self._mask  # multiplying by the bool mask is faster than np.maximum here
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * self._mask
+
+
+class LeakyReLU(Module):
+    """``y = x`` if x > 0 else ``slope * x``;  ``dL/dx = g * (1 if x > 0 else slope)``."""
+
+    def __init__(self, slope: float = 0.01) -> None:
+        self.slope = float(slope)
+        self.training = True
+        self._factor: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._factor = np.multiply(x > 0, 1.0 - self.slope, dtype=x.dtype)
+        self._factor += self.slope
+        return x * self._factor
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * self._factor
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "LeakyReLU", "slope": self.slope}
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Overflow-free logistic ``1 / (1 + exp(-x)) = exp(-log(1 + exp(-x)))``; ``np.logaddexp(0, -x)``
+    evaluates ``log(1 + exp(-x))`` without overflow and stays accurate for large ``|x|`` of either sign."""
+    return np.exp(-np.logaddexp(0, -x))
+
+
+class Sigmoid(Module):
+    """``y = 1 / (1 + exp(-x))``;  ``dL/dx = g * y * (1 - y)``."""
+
+    def __init__(self) -> None:
+        self.training = True
+        self._y: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._y = sigmoid(x)
+        return self._y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * self._y * (1 - self._y)
+
+
+class Tanh(Module):
+    """``y = tanh(x)``;  ``dL/dx = g * (1 - y^2)``."""
+
+    def __init__(self) -> None:
+        self.training = True
+        self._y: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._y = np.tanh(x)
+        return self._y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * (1 - self._y * self._y)

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Speed of the engine's hot paths at the digit benchmark's shapes (batch 128, float32).
+
+Prints, for each case, the median time per call and the achieved GFLOP/s, next to numpy's own
+float32 matrix-multiply GFLOP/s on this machine for scale, then the full MLP and CNN training
+steps (forward + backward + Adam) with the projected seconds per 60,000-image epoch.
+
+    python scripts/bench_engine.py [--repeat 30] [--batch 128]
+
+For BLAS-kernel comparisons run it with and without ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE``
+(``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench_engine.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine import (Adam, Conv2D, Dense, Flatten, MaxPool2D, Module, ReLU, Sequential,  # noqa: E402
+                    SoftmaxCrossEntropy)
+
+EPOCH_IMAGES = 60_000
+
+
+def time_call(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
+    """Median seconds per call of ``fn`` over ``repeat`` timed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def row(name: str, seconds: float, flops: float | None = None, extra: str = "") -> None:
+    rate = f"{flops / seconds / 1e9:8.1f}" if flops else " " * 8
+    print(f"  {name:<44s} {seconds * 1e3:9.3f} {rate}  {extra}")
+
+
+def bench_matmul(repeat: int) -> None:
+    print("numpy float32 matmul (for scale)                ms/call   GFLOP/s")
+    rng = np.random.default_rng(0)
+    for m, k, n in [(1024, 1024, 1024), (128, 784, 256), (128, 1568, 128), (32, 144, 128 * 14 * 16)]:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        row(f"({m} x {k}) @ ({k} x {n})", time_call(lambda: a @ b, repeat), 2.0 * m * k * n)
+
+
+def bench_layer(name: str, layer: Module, x: np.ndarray, flops_forward: float, repeat: int) -> None:
+    y = layer.forward(x)
+    g = np.ones_like(y)
+    row(f"{name} forward", time_call(lambda: layer.forward(x), repeat), flops_forward)
+
+    def both() -> None:
+        layer.forward(x)
+        layer.backward(g)
+    row(f"{name} forward+backward", time_call(both, repeat), 3 * flops_forward)
+
+
+def bench_layers(batch: int, repeat: int) -> None:
+    print("\nlayers (forward+backward includes dL/dx)         ms/call   GFLOP/s")
+    rng = np.random.default_rng(0)
+    for n_in, n_out in [(784, 256), (256, 128), (1568, 128)]:
+        x = rng.standard_normal((batch, n_in), dtype=np.float32)
+        bench_layer(f"Dense {n_in}->{n_out}", Dense(n_in, n_out, rng=rng), x, 2.0 * batch * n_in * n_out, repeat)
+    for c, o, size in [(1, 16, 28), (16, 32, 14)]:
+        x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
+        flops = 2.0 * batch * o * size * size * c * 9
+        bench_layer(f"Conv2D {c}->{o} 3x3 pad 1 on {size}x{size}", Conv2D(c, o, 3, padding=1, rng=rng), x, flops,
+                    repeat)
+    x = np.maximum(rng.standard_normal((batch, 16, 28, 28), dtype=np.float32), 0)
+    pool = MaxPool2D(2)
+    y = pool.forward(x)
+    row("MaxPool2D 2x2 on 16x28x28 forward", time_call(lambda: pool.forward(x), repeat))
+    row("MaxPool2D 2x2 on 16x28x28 backward", time_call(lambda: pool.backward(y), repeat))
+
+
+def mlp(rng: np.random.Generator) -> Sequential:
+    return Sequential(Flatten(), Dense(784, 256, rng=rng), ReLU(), Dense(256, 128, rng=rng), ReLU(),
+                      Dense(128, 10, rng=rng))
+
+
+def cnn(rng: np.random.Generator) -> Sequential:
+    return Sequential(Conv2D(1, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
+                      Conv2D(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
+                      Flatten(), Dense(32 * 7 * 7, 128, rng=rng), ReLU(), Dense(128, 10, rng=rng))
+
+
+def model_flops(model: Sequential, x: np.ndarray) -> float:
+    """Multiply-add FLOPs of one training step: forward, dW and dx (none for the first layer)."""
+    total, first = 0.0, True
+    for layer in model:
+        y = layer.forward(x)
+        if isinstance(layer, Dense):
+            fwd = 2.0 * x.shape[0] * layer.in_features * layer.out_features
+        elif isinstance(layer, Conv2D):
+            fwd = 2.0 * y.size * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+        else:
+            fwd = 0.0
+        if fwd:
+            total += fwd * (2 if first else 3)
+            first = False
+        x = y
+    return total
+
+
+def bench_steps(batch: int, repeat: int) -> None:
+    print(f"\ntraining step, batch {batch}, forward+backward+Adam ms/step   GFLOP/s  projected 60k epoch")
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    steps_per_epoch = math.ceil(EPOCH_IMAGES / batch)
+    for name, build in [("MLP 784-256-128-10", mlp), ("CNN conv16-pool-conv32-pool-128-10", cnn)]:
+        model = build(np.random.default_rng(0))
+        model.input_grad = False  # the input is data: no dL/dx needed
+        loss_fn, opt = SoftmaxCrossEntropy(), Adam(model.parameters())
+
+        def step() -> None:
+            opt.zero_grad()
+            loss_fn.forward(model(x), y)
+            model.backward(loss_fn.backward())
+            opt.step()
+        seconds = time_call(step, repeat)
+        row(name, seconds, model_flops(model, x), f"{seconds * steps_per_epoch:6.2f} s")
+        row("  of which Adam.step()", time_call(opt.step, repeat))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="timed calls per case (median reported)")
+    parser.add_argument("--batch", type=int, default=128)
+    args = parser.parse_args(argv)
+    blas_env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                                           "OMP_NUM_THREADS") if k in os.environ}
+    print(f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"BLAS env {blas_env or 'unset'}\n")
+    bench_matmul(args.repeat)
+    bench_layers(args.batch, args.repeat)
+    bench_steps(args.batch, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
