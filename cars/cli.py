@@ -87,6 +87,8 @@ def add_window_flags(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if not argv:
+            raise UsageError("cars: a command is required: evolve, drive, tracks or edit (see cars --help)")
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if extra and args.command != "evolve":
@@ -133,8 +135,16 @@ def field_overrides(extra: list[str]) -> dict[str, str]:
 
 # ---- evolve ---------------------------------------------------------------------------------------
 
+def check_json_path(path: str | None) -> None:
+    """Fail before the work starts if the --json file could not be written afterwards."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"{path}: folder {Path(path).parent} does not exist")
+
+
 def cmd_evolve(args: argparse.Namespace, extra: dict[str, str]) -> int:
     from cars.evolution_run import EvolutionRun, load_run_config
+
+    check_json_path(args.json)
 
     overrides: dict[str, str] = {}
     for item in args.set:
@@ -185,6 +195,9 @@ def cmd_evolve(args: argparse.Namespace, extra: dict[str, str]) -> int:
         return EXIT_INTERRUPTED
     run.save()
     write_plot(run)
+    if not run.finished:
+        print(f"stopped during generation {run.generation + 1}: saved history.csv ({len(run.history)} generations), "
+              f"the champion and the checkpoint in {save_dir}; continue with: cars evolve --resume {save_dir}")
     return report_run(run, save_dir, time.perf_counter() - started, args.json)
 
 
@@ -196,9 +209,9 @@ def report_run(run: Any, save_dir: Path, seconds: float, json_path: str | None) 
     first = run.first_lap_generation
     champion = save_dir / "champion.npz"
     if best is not None:
+        lap = f"first full lap in generation {first + 1}" if first is not None else "no full lap yet"
         print(f"done: {len(history)} generations in {seconds:.1f}s, best fitness {best['best_fitness']:.3f} "
-              f"(generation {best['generation'] + 1}), first lap in generation "
-              f"{first + 1 if first is not None else 'none'}, {steps / max(busy, 1e-9):,.0f} car-steps/s; "
+              f"(generation {best['generation'] + 1}), {lap}, {steps / max(busy, 1e-9):,.0f} car-steps/s; "
               f"champion {champion}")
     if json_path:
         summary = {
@@ -227,10 +240,8 @@ def write_plot(run: Any) -> None:
 def write_json(path: str, data: dict[str, Any]) -> None:
     from cars.evolution_run import atomic_write
 
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        raise UsageError(f"{path}: folder {target.parent} does not exist")
-    atomic_write(target, (json.dumps(data, indent=2) + "\n").encode())
+    check_json_path(path)
+    atomic_write(Path(path), (json.dumps(data, indent=2) + "\n").encode())
 
 
 # ---- drive / tracks / edit ------------------------------------------------------------------------
@@ -240,6 +251,7 @@ def cmd_drive(args: argparse.Namespace) -> int:
 
     if args.laps < 1:
         raise UsageError(f"cars drive: --laps must be >= 1, got {args.laps}")
+    check_json_path(args.json)
     track = load_track(args.track)
     load_champion(args.champion)  # fail early with the file's own message
     if args.headless:
@@ -291,7 +303,10 @@ def window_entry(module: str, function: str, command: str) -> Any:
     """The window function, imported only when a window is wanted (the core never needs pygame)."""
     if importlib.util.find_spec(module) is None:
         raise WindowMissing(f"{command}: the window is not built yet ({module} is missing); use --headless")
-    entry = getattr(importlib.import_module(module), function, None)
+    try:
+        entry = getattr(importlib.import_module(module), function, None)
+    except ImportError as e:
+        raise WindowMissing(f"{command}: the window cannot start ({e}); install pygame-ce or use --headless") from None
     if entry is None:
         raise WindowMissing(f"{command}: the window is not built yet ({module}.{function} is missing); use --headless")
     return entry

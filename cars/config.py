@@ -3,7 +3,8 @@
     config = load_config("default")                                  # a shipped config (cars/configs/*.toml)
     config = load_config("my.toml", {"evolution.mutation_rate": "0.1"})  # a file plus overrides
 
-Shipped configs are complete; a user's file may leave fields out (they keep the defaults below).
+Shipped configs are complete; a user's file may leave fields out: they keep the defaults below,
+which equal configs/default.toml.
 Unknown keys and invalid values raise ConfigError with one line naming the file, the key and the
 problem. Overrides are strings parsed as TOML values ("0.1", "[16, 8]", "tanh" or '"tanh"').
 """
@@ -38,7 +39,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class TrackConfig:
-    names: list[str] = field(default_factory=lambda: ["oval"])
+    names: list[str] = field(default_factory=lambda: ["sbends"])
     generated: int = 0
 
 
@@ -75,7 +76,7 @@ class EvolutionConfig:
     population: int = 100
     elitism: int = 4
     selection: str = "tournament"
-    tournament_size: int = 3
+    tournament_size: int = 5
     truncation: float = 0.2
     crossover: str = "uniform"
     crossover_rate: float = 0.5
@@ -104,7 +105,7 @@ class FitnessConfig:
 
 @dataclass
 class Config:
-    seed: int = 0
+    seed: int = 1
     track: TrackConfig = field(default_factory=TrackConfig)
     car: CarConfig = field(default_factory=CarConfig)
     sensors: SensorConfig = field(default_factory=SensorConfig)

@@ -12,24 +12,23 @@ import os
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no pygame banner in the command's output
 
-import json  # noqa: E402
-from pathlib import Path
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-import numpy as np
-import pygame
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
 
-from cars import editor_geometry as geo
-from cars import ui_theme as theme
-from cars.editor_view import draw_editor, draw_grid
-from cars.hud_panel import Toasts
-from cars.render_track import TrackLayer
-from cars import track as track_module
-from cars.track import Track, TrackError, load_track, save_track, shipped_track_names
-from cars.ui_help import Binding, HelpOverlay, dispatch_key
-from cars.view_camera import Camera
-from cars.window_common import DEFAULT_SIZE, run_loop
+from cars import editor_geometry as geo  # noqa: E402
+from cars import ui_theme as theme  # noqa: E402
+from cars.editor_files import load_for_editing, unused_path  # noqa: E402
+from cars.editor_view import draw_editor, draw_grid  # noqa: E402
+from cars.hud_panel import Toasts  # noqa: E402
+from cars.render_track import TrackLayer  # noqa: E402
+from cars.track import Track, TrackError, save_track  # noqa: E402
+from cars.ui_help import Binding, HelpOverlay, dispatch_key  # noqa: E402
+from cars.view_camera import Camera  # noqa: E402
+from cars.window_common import DEFAULT_SIZE, run_loop  # noqa: E402
 
-DEFAULT_TRACK = "oval"
 PICK_RADIUS_PX = 10.0
 STATUS_H = 34
 ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
@@ -81,6 +80,7 @@ class Editor:
         self.error: str | None = error
         self.layer: TrackLayer | None = None
         self._needs_validation = True
+        self._validated_at = 0.0
         self.proportional = True
         self.radius = 80.0
         self.drag: dict | None = None
@@ -134,6 +134,7 @@ class Editor:
     def validate(self) -> None:
         """Build the Track from the current shape; keep the error message if it is invalid."""
         self._needs_validation = False
+        self._validated_at = time.perf_counter()
         try:
             self.track = Track.from_dict(self.to_dict(), str(self.path or "<editor>"))
             self.error = None
@@ -318,7 +319,9 @@ class Editor:
 
     # --- frame ----------------------------------------------------------------------------------
     def update(self) -> None:
-        if self._needs_validation:
+        # While dragging, rebuild the preview at most 30 times a second: validating and drawing a
+        # long track costs ~15 ms, which would otherwise eat the whole frame.
+        if self._needs_validation and (self.drag is None or time.perf_counter() - self._validated_at >= 1 / 30):
             self.validate()
 
     def draw(self, surface: pygame.Surface) -> None:
@@ -328,73 +331,6 @@ class Editor:
 
     def close(self) -> None:
         """Nothing is saved implicitly: the editor only writes on S (a half-edited track may be invalid)."""
-
-
-def unused_path(path: Path) -> Path:
-    """`path`, or `stem_2.json`, `stem_3.json`, ... if it exists already."""
-    candidate, n = path, 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
-        n += 1
-    return candidate
-
-
-def _raw_track(path: Path) -> dict | None:
-    """The name/width/centerline of a track file that fails validation but can still be edited."""
-    try:
-        d = json.loads(path.read_text())
-        points = np.asarray(d["centerline"], dtype=np.float64).reshape(-1, 2)
-        width = float(d.get("width", 70.0))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    if len(points) > 1 and np.array_equal(points[0], points[-1]):
-        points = points[:-1]
-    if len(points) < 3 or not np.all(np.isfinite(points)) or not np.isfinite(width):
-        return None
-    name = d.get("name")
-    extra = {"smooth": True} if d.get("smooth") is True else {}
-    return {**extra, "centerline": points.tolist(), "width": width,
-            "name": name if isinstance(name, str) and name.strip() else path.stem}
-
-
-def shipped_for_editing(name: str) -> dict:
-    """A shipped track's points as written in its file (control points stay control points)."""
-    track = load_track(name)
-    shipped_dir = getattr(track_module, "TRACKS_DIR", None)
-    raw = _raw_track(Path(shipped_dir) / f"{name}.json") if shipped_dir is not None else None
-    return raw if raw is not None else track.to_dict()
-
-
-def load_for_editing(path: str | os.PathLike | None) -> tuple[dict, Path | None, str | None]:
-    """(track dict, save target, error shown on opening) for `cars edit [FILE]`.
-
-    No FILE: a copy of the default track, saved later to ./custom_track.json. A FILE that does not
-    exist: a copy of the default (or of the shipped track of that name) saved to that FILE. A FILE
-    that is a track with an invalid shape opens with the error shown, so it can be fixed; a file
-    that is not a track at all raises TrackError.
-    """
-    if path is None:
-        d = shipped_for_editing(DEFAULT_TRACK)
-        d["name"] = "custom"
-        return d, None, None
-    p = Path(path)
-    if p.is_file():
-        try:
-            track = load_track(p)
-        except TrackError as exc:
-            raw = _raw_track(p)
-            if raw is None:
-                raise
-            return raw, p, str(exc)
-        raw = _raw_track(p)  # the points as written (e.g. spline control points), not the dense curve
-        return (raw if raw is not None else track.to_dict()), p, None
-    if str(path) in shipped_track_names():
-        return shipped_for_editing(str(path)), unused_path(Path.cwd() / f"{path}.json"), None
-    if p.suffix.lower() != ".json":
-        raise TrackError(f"{path}: no such track file or shipped track (tracks are .json files)")
-    d = shipped_for_editing(DEFAULT_TRACK)
-    d["name"] = p.stem
-    return d, p, None
 
 
 def run_editor(path: str | os.PathLike | None = None, *, screenshot: str | os.PathLike | None = None,

@@ -95,14 +95,14 @@ class EvolutionRun:
         if checkpoint.exists():
             raise RunError(f"{self.save_dir}: already holds a run (checkpoint.npz); continue it with "
                            f"--resume {self.save_dir} or choose another --save-dir")
-        try:
-            self.save_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise RunError(f"{self.save_dir}: cannot create the run folder ({e.strerror or e})") from None
         c = self.config
         self.track_names = list(c.track.names)
         for name in self.track_names:
             self._track(name)  # fail now, with the track's own message, rather than mid-run
+        try:
+            self.save_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"{self.save_dir}: cannot create the run folder ({e.strerror or e})") from None
         self.rng = np.random.default_rng(c.seed)
         self.genomes = initial_genomes(self.model, c.evolution.population, self.rng, c.brain.init)
         self.generation = 0
@@ -169,9 +169,9 @@ class EvolutionRun:
     def run_generation(self) -> dict[str, Any] | None:
         """Step until the current generation ends; its history row (None if the run is finished)."""
         while not self.finished:
-            rows = self.step(10_000)
+            rows = self.step(1)
             if rows:
-                return rows[-1]
+                return rows[0]
         return None
 
     def end_generation_now(self) -> dict[str, Any] | None:

@@ -65,14 +65,15 @@ def draw_info_panel(surface: pygame.Surface, rect: pygame.Rect, title: str, rows
                              theme.TEXT_FAINT, True).get_width(), y + 9), (rect.right - 14, y + 9))
         elif r.kind == "bar":
             surface.blit(theme.text(r.label, 19, theme.TEXT_DIM), (label_x, y + 2))
-            bar_rect = pygame.Rect(value_x, y + 3, rect.right - 14 - value_x, LINE - 6)
+            t = theme.text(r.text, 18, theme.TEXT)
+            text_w = max(t.get_width(), 90)  # a steady bar length while the numbers change
+            bar_rect = pygame.Rect(value_x, y + 6, max(rect.right - 22 - value_x - text_w, 10), LINE - 10)
             pygame.draw.rect(surface, theme.GRID, bar_rect, border_radius=3)
             filled = bar_rect.copy()
             filled.width = int(round(bar_rect.width * min(max(r.fraction, 0.0), 1.0)))
             if filled.width > 0:
                 pygame.draw.rect(surface, r.colour, filled, border_radius=3)
-            t = theme.text(r.text, 17, theme.TEXT, True)
-            surface.blit(t, t.get_rect(center=bar_rect.center))
+            surface.blit(t, (rect.right - 14 - t.get_width(), y + 2))
         elif r.kind == "row":
             surface.blit(theme.text(r.label, 19, theme.TEXT_DIM), (label_x, y + 2))
             surface.blit(theme.text(r.text, 19, r.colour), (value_x, y + 2))
@@ -139,3 +140,18 @@ def side_layout(size: tuple[int, int], hud_h: int, chart_h: int) -> dict[str, py
         chart = pygame.Rect(view.right, y, side_w, max(space, 0) if chart_h else 0)
         net = pygame.Rect(view.right, y, side_w, 0 if chart_h else max(space, 0))
     return {"view": view, "hud": hud, "chart": chart, "net": net}
+
+
+def draw_legend(surface: pygame.Surface, bottomleft: tuple[int, int],
+                items: list[tuple[str, tuple[int, int, int], str]]) -> None:
+    """A one-line key of marker colours: items are (label, colour, "fill" or "ring")."""
+    x, y = bottomleft
+    y -= 10
+    for label, colour, style in items:
+        if style == "ring":
+            pygame.draw.circle(surface, colour, (x + 5, y), 6, 1)
+        else:
+            pygame.draw.rect(surface, colour, pygame.Rect(x, y - 4, 12, 8), border_radius=2)
+        t = theme.text(label, 17, theme.TEXT_DIM)
+        surface.blit(t, (x + 17, y - t.get_height() // 2))
+        x += 17 + t.get_width() + 16

@@ -40,8 +40,7 @@ class CarPhysics:
         """One time step for m cars: updates x, y, heading, speed (m,) in place from controls (m,) in [-1, 1].
 
         Returns cos and sin of the new headings (m,), which the body and the rays need next."""
-        dv = np.maximum(throttle, 0) * self.accel_dt
-        dv += np.minimum(throttle, 0) * self.brake_dt
+        dv = throttle * np.where(throttle > 0, self.accel_dt, self.brake_dt)
         dv -= speed * self.drag_dt
         dv -= self.rolling_dt
         speed += dv

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from cars.scratch import Scratch
 from cars.track import Track
 
 RUNNING, CRASHED, STALLED, BACKWARDS, FINISHED, TIMEOUT = range(6)
@@ -60,10 +61,12 @@ class Road:
         t = np.stack([-across[:, 1], across[:, 0]], axis=1) / np.hypot(across[:, 0], across[:, 1])[:, None]
         forward = np.asarray(track.directions, np.float64) + np.roll(track.directions, 1, axis=0)
         t[np.sum(t * forward, axis=1) < 0] *= -1
-        t_off = np.sum(t * left, axis=1)
-        # Row j: half-planes of quad j (left, right wall) and cross-section j; (9, K) float32.
-        self.table = np.stack([n_left[:, 0], n_left[:, 1], off_left, n_right[:, 0], n_right[:, 1], off_right,
-                               t[:, 0], t[:, 1], t_off]).astype(np.float32)
+        # Three half-planes per index j, each "n . p <= off": outside of left wall segment j, outside of
+        # right wall segment j, and behind cross-section j negated (so "<=" means at or past section j).
+        # table[a, b, j]: a = normal x, normal y, offset; b = left wall, right wall, section. (3, 3, K) float32.
+        self.table = np.array([[n_left[:, 0], n_right[:, 0], -t[:, 0]],
+                               [n_left[:, 1], n_right[:, 1], -t[:, 1]],
+                               [off_left, off_right, -np.sum(t * left, axis=1)]], dtype=np.float32)
         # Centerline segment i: start, unit direction, length, arc position of its start; (6, K).
         self.centre = np.stack([c[:, 0], c[:, 1], track.directions[:, 0], track.directions[:, 1],
                                 track.segment_lengths, track.arc[:-1]]).astype(np.float64)
@@ -72,7 +75,8 @@ class Road:
         n = min(self.MAX_WINDOW, int(math.ceil(reach / max(float(edges.min()), 1e-6))) + 1)
         n = min(n, (k - 1) // 2)
         self.window = np.arange(-n, n + 2)  # sections -n .. n+1 bound quads -n .. n
-        self._cols = np.arange(0)
+        self._scratch = Scratch()
+        self._work_key: tuple[int, int] | None = None
 
     def locate(self, xs: np.ndarray, ys: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Find m cars' points on the road, searching the window of quads around each car's last quad.
@@ -81,35 +85,40 @@ class Road:
         Returns (quad (m,) the quad holding each centre, or `seg` if the centre left the road;
                  on_road (m,) bool, True when every one of the car's P points lies in some quad).
         """
-        sections = seg[None, :] + self.window[:, None]
-        sections %= self.k  # (W + 1, m)
-        nlx, nly, offl, nrx, nry, offr, tx, ty, toff = self.table[:, sections]  # each (W + 1, m)
-        px, py = xs[:, None, :], ys[:, None, :]  # (P, 1, m)
-        ahead = tx * px
-        ahead += ty * py
-        ahead = ahead >= toff  # at or past cross-section j: (P, W + 1, m)
-        inside = ahead[:, :-1] & ~ahead[:, 1:]
-        side = nlx[:-1] * px
-        side += nly[:-1] * py
-        inside &= side <= offl[:-1]
-        side = nrx[:-1] * px
-        side += nry[:-1] * py
-        inside &= side <= offr[:-1]  # (P, W, m): point p lies in window quad w
-        found = inside.any(axis=1)
-        quad = sections[np.argmax(inside[0], axis=0), self._columns(len(seg))]
-        return np.where(found[0], quad, seg), found.all(axis=0)
+        p, m = xs.shape[0], len(seg)
+        sections, planes, inner, inner_y, mask, inside, columns = self._work(p, m)
+        np.add(seg[None, :], self.window[:, None], out=sections)
+        sections %= self.k
+        nx, ny, off = self.table.take(sections, axis=2, out=planes)  # each (3, W + 1, m): left, right, section
+        np.multiply(nx, xs[:, None, None, :], out=inner)
+        inner += np.multiply(ny, ys[:, None, None, :], out=inner_y)
+        np.less_equal(inner, off, out=mask)  # (P, 3, W + 1, m)
+        ahead = mask[:, 2]  # at or past cross-section j
+        np.greater(ahead[:, :-1], ahead[:, 1:], out=inside)  # past section j but not j + 1: in quad j
+        inside &= mask[:, 0, :-1]
+        inside &= mask[:, 1, :-1]  # (P, W, m): point p lies in window quad w
+        found = np.logical_or.reduce(inside, axis=1)
+        quad = sections[inside[0].argmax(axis=0), columns]
+        return np.where(found[0], quad, seg), np.logical_and.reduce(found, axis=0)
 
-    def _columns(self, m: int) -> np.ndarray:
-        if len(self._cols) < m:
-            self._cols = np.arange(2 * m)
-        return self._cols[:m]
+    def _work(self, p: int, m: int) -> tuple[np.ndarray, ...]:
+        """Scratch arrays of locate for P points of m cars (the same arrays while P and m stay put)."""
+        if self._work_key != (p, m):
+            get, w = self._scratch.get, len(self.window)
+            self._work_arrays = (get("sections", (w, m), np.int64), get("planes", (3, 3, w, m)),
+                                 get("inner", (p, 3, w, m)), get("inner_y", (p, 3, w, m)),
+                                 get("mask", (p, 3, w, m), np.bool_), get("inside", (p, w - 1, m), np.bool_),
+                                 np.arange(m))
+            self._work_key = (p, m)
+        return self._work_arrays
 
     def arc_position(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Arc position s in [0, L] of points (m,) projected onto centerline segments seg (m,)."""
         cx, cy, dx, dy, seg_len, arc = self.centre[:, seg]
         along = (x - cx) * dx
         along += (y - cy) * dy
-        np.clip(along, 0.0, seg_len, out=along)
+        np.maximum(along, 0.0, out=along)
+        np.minimum(along, seg_len, out=along)
         along += arc
         return along
 
@@ -169,13 +178,13 @@ class Progress:
         i[0] = seg
         s = road.arc_position(xs[0], ys[0], seg)
         ds = s - f[0]
-        ds -= road.length * np.round(ds * (1.0 / road.length))  # across the start line: s jumps by a lap
+        ds -= road.length * np.rint(ds * (1.0 / road.length))  # across the start line: s jumps by a lap
         f[0] = s
         f[1] += ds
         np.maximum(f[2], f[1], out=f[2])
         finished = stalled = None
         lap = f[2] >= f[4]
-        if lap.any():
+        if np.logical_or.reduce(lap):
             lap_steps = step - i[2]
             i[3] = np.where(lap & ((i[3] == 0) | (lap_steps < i[3])), lap_steps, i[3])
             i[2] = np.where(lap, step, i[2])
@@ -191,7 +200,7 @@ class Progress:
             stop |= stalled
         if finished is not None:
             stop |= finished
-        if not stop.any():
+        if not np.logical_or.reduce(stop):
             return None
         reason = np.zeros(stop.shape, dtype=np.int8)
         if stalled is not None:

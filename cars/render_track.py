@@ -124,10 +124,13 @@ class TrackLayer:
         wall_px = max(2, int(round(2.0 * scale)))
         draw_polyline(layer, theme.WALL, left, wall_px)
         draw_polyline(layer, theme.WALL, right, wall_px)
-        if display_ready():
-            layer = layer.convert()
-        return layer
+        return matched_to_display(layer)
 
 
-def display_ready() -> bool:
-    return pygame.display.get_init() and pygame.display.get_surface() is not None
+def matched_to_display(surface: pygame.Surface) -> pygame.Surface:
+    """`surface` in the display's pixel format (fast blits), converting only when they differ."""
+    display = pygame.display.get_surface() if pygame.display.get_init() else None
+    if display is not None and (surface.get_bitsize(), surface.get_masks()) != (display.get_bitsize(),
+                                                                                display.get_masks()):
+        return surface.convert()
+    return surface

@@ -4,11 +4,15 @@ A ray from p in direction d (unit) meets the wall segment a -> a + e where
     p + t d = a + u e,   t >= 0,   0 <= u <= 1,
 and with w = a - p and the 2D cross product x × y = x_x y_y - x_y y_x:
     t = (w × e) / (d × e),   u = (w × d) / (d × e).
-The sensor reads min(t over the segments hit, L) / L, so 1 means no wall within the ray length L.
+The test 0 <= u <= 1 needs no division: it holds iff (w × d)((d × e) - (w × d)) >= 0. The sensor
+reads min(t over the segments hit, L) / L, so 1 means no wall within the ray length L; the code
+keeps 1 / t = (d × e) / (w × e) and takes the largest.
 
-Culling: a car's centre lies in some quad of the road (cars.progress.Road), and a ray of length L
-can only reach wall segments within distance L of that quad, so each quad gets a precomputed list
-of candidate segments (padded to a common width with a zero-length segment that is never hit).
+Culling: a car's centre lies in some quad of the road (cars.progress.Road). A ray travels from quad
+to quad through their shared cross-sections and stops at the first wall of the quad it is in, so
+each quad gets a precomputed list of candidate wall segments (see candidate_table): walls of the
+quads a straight ray of length L can get to, within distance L. Lists are padded to a common width
+with a zero-length segment that is never hit.
 The arrays are laid out (C candidates, R rays, m cars) so every operation is a long contiguous loop
 and the reduction over candidates is an element-wise minimum of rows.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cars.scratch import Scratch
 from cars.track import Track
 
 
@@ -81,13 +86,14 @@ def candidate_table(track: Track, length: float) -> tuple[np.ndarray, np.ndarray
         lo, hi = np.full(k, -np.pi), np.full(k, np.pi)
         for o in range(1, k):
             sec = sections[(quads + direction * (o + first - 1)) % k]
-            open_ &= quad_distance(sec[:, None, :])[:, 0] <= length
+            gap = quad_distance(sec[:, None, :])[:, 0]
+            open_ &= gap <= length
             # The ray's direction must point from quad k to every section it crosses: intersect the
             # angular ranges of (section point - quad point) over the sections crossed so far.
             v = (sec.reshape(k, 1, 2, 2) - corners[:, :, None, :]).reshape(k, 8, 2)
             ang = np.arctan2(ref[:, None, 0] * v[..., 1] - ref[:, None, 1] * v[..., 0], np.sum(ref[:, None] * v, axis=-1))
             a_lo, a_hi = ang.min(axis=1), ang.max(axis=1)
-            whole = (a_hi - a_lo > np.pi) | (quad_distance(sec[:, None, :])[:, 0] <= 1e-9)
+            whole = (a_hi - a_lo > np.pi) | (gap <= 1e-9)
             lo = np.where(whole, lo, np.maximum(lo, a_lo))
             hi = np.where(whole, hi, np.minimum(hi, a_hi))
             open_ &= lo <= hi + 1e-9
@@ -111,12 +117,12 @@ def candidate_table(track: Track, length: float) -> tuple[np.ndarray, np.ndarray
 
 
 class RayCaster:
-    """R rays of one length for up to `capacity` cars on one track.
+    """R rays of one length on one track.
 
     angles: (R,) radians relative to the heading; length: world units.
     """
 
-    def __init__(self, track: Track, angles: np.ndarray, length: float, capacity: int) -> None:
+    def __init__(self, track: Track, angles: np.ndarray, length: float) -> None:
         self.angles = np.asarray(angles, dtype=np.float32)
         self.length = float(length)
         table, walls = candidate_table(track, self.length)
@@ -124,49 +130,47 @@ class RayCaster:
         data[:, :-1] = walls[:, 0], walls[:, 1], walls[:, 2] - walls[:, 0], walls[:, 3] - walls[:, 1]
         self.candidates = table.shape[1]
         self.segments = np.ascontiguousarray(data[:, table.T].astype(np.float32))  # (4, C, K)
-        self.cos_a = np.cos(self.angles)[:, None]
-        self.sin_a = np.sin(self.angles)[:, None]
-        self._grow(max(1, capacity))
+        ca, sa = np.cos(self.angles), np.sin(self.angles)
+        # Ray r's direction from the heading's (cos, sin): [dx_r; dy_r] = rotate(angle_r) [cos; sin].
+        self.rotation = np.concatenate([np.stack([ca, -sa], axis=1), np.stack([sa, ca], axis=1)]).astype(np.float32)
+        self._scratch = Scratch()
+        self._work_m: int | None = None
 
-    def _grow(self, capacity: int) -> None:
-        # Work buffers, reused every step: fresh arrays this large would be fresh pages each time.
-        size = self.candidates * len(self.angles) * capacity
-        self._buffers = [np.empty(size, dtype=np.float32) for _ in range(3)]
-        self._mask = np.empty(size, dtype=bool)
-        self.capacity = capacity
+    def _work(self, m: int) -> tuple[np.ndarray, ...]:
+        """Scratch arrays of cast for m cars (the same arrays while m stays put)."""
+        if self._work_m != m:
+            get, c, r = self._scratch.get, self.candidates, len(self.angles)
+            self._work_arrays = (get("a", (c, r, m)), get("b", (c, r, m)), get("t", (c, r, m)),
+                                 get("hit", (c, r, m), np.bool_), get("segments", (4, c, m)), get("wx", (c, m)),
+                                 get("wy", (c, m)), get("tn", (c, 1, m)), get("tn_y", (c, 1, m)), get("cs", (2, m)))
+            self._work_m = m
+        return self._work_arrays
 
     def cast(self, x: np.ndarray, y: np.ndarray, cos_h: np.ndarray, sin_h: np.ndarray, quad: np.ndarray) -> np.ndarray:
         """Normalised distances (R, m) for m cars at x, y (m,) with heading cosines/sines, whose centres
         lie in road quads `quad` (m,)."""
         m = len(x)
-        if m > self.capacity:
-            self._grow(m)
-        shape = (self.candidates, len(self.angles), m)
-        size = shape[0] * shape[1] * m
-        a, b, t = (buf[:size].reshape(shape) for buf in self._buffers)
-        hit = self._mask[:size].reshape(shape)
-        ax, ay, ex, ey = self.segments[:, :, quad]  # (C, m) each
-        wx = (ax - x)[:, None, :]
-        wy = (ay - y)[:, None, :]
-        tn = wx * ey[:, None, :]
-        tn -= wy * ex[:, None, :]
-        dx = (self.cos_a * cos_h - self.sin_a * sin_h)[None]  # (1, R, m) absolute ray directions
-        dy = (self.sin_a * cos_h + self.cos_a * sin_h)[None]
+        a, b, t, hit, segments, wx, wy, tn, tn_y, cs = self._work(m)
+        ax, ay, ex, ey = self.segments.take(quad, axis=2, out=segments)  # (C, m) each
+        wx = np.subtract(ax, x, out=wx)[:, None, :]
+        wy = np.subtract(ay, y, out=wy)[:, None, :]
+        np.multiply(wx, ey[:, None, :], out=tn)
+        tn -= np.multiply(wy, ex[:, None, :], out=tn_y)
+        cs[0], cs[1] = cos_h, sin_h
+        dx, dy = (self.rotation @ cs).reshape(2, 1, len(self.angles), m)  # (1, R, m) absolute ray directions
         ex, ey = ex[:, None, :], ey[:, None, :]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             np.multiply(dx, ey, out=a)
             np.multiply(dy, ex, out=b)
-            np.subtract(a, b, out=a)
-            np.reciprocal(a, out=a)  # 1 / (d x e), inf for parallel lines and the padding segment
+            np.subtract(a, b, out=a)  # den = d x e
             np.multiply(wx, dy, out=b)
             np.multiply(wy, dx, out=t)
-            np.subtract(b, t, out=b)
-            np.multiply(b, a, out=b)  # u
-            np.subtract(b, 0.5, out=b)
-            np.abs(b, out=b)
-            np.less_equal(b, 0.5 + 1e-6, out=hit)  # 0 <= u <= 1, a hair wider so a ray through a vertex hits
-            np.multiply(tn, a, out=t)  # t
-            np.divide(hit, t, out=t)  # 1 / t on hit segments, 0 or nan elsewhere
+            np.subtract(b, t, out=b)  # un = w x d, so u = un / den
+            np.subtract(a, b, out=t)
+            np.multiply(t, b, out=t)  # un (den - un) = den^2 u (1 - u) >= 0  <=>  0 <= u <= 1 (no division)
+            np.greater_equal(t, 0, out=hit)
+            np.divide(a, tn, out=t)  # den / tn = 1 / t
+            np.multiply(t, hit, out=t)  # 1 / t on hit segments, 0 (or nan: ignored below) elsewhere
             inv = np.fmax.reduce(t, axis=0)  # 1 / nearest hit ahead (nan-ignoring max), (R, m)
             np.fmax(inv, 1.0 / self.length, out=inv)  # nothing within L (or only behind): read L
             inv *= self.length

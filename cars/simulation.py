@@ -34,7 +34,7 @@ Controller = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _COURSES: OrderedDict[tuple, tuple[Track, Road, RayCaster]] = OrderedDict()
 
 
-def course_for(track: Track, config: Config, capacity: int) -> tuple[Road, RayCaster]:
+def course_for(track: Track, config: Config) -> tuple[Road, RayCaster]:
     """The road and ray caster of a track for this car and sensor setup (cached: building the
     candidate table costs a few milliseconds, and runs revisit the same tracks every generation)."""
     car, sensors = config.car, config.sensors
@@ -43,7 +43,7 @@ def course_for(track: Track, config: Config, capacity: int) -> tuple[Road, RayCa
     entry = _COURSES.get(key)
     if entry is None or entry[0] is not track:
         angles = ray_angles(sensors.rays, sensors.angle_deg)
-        entry = (track, Road(track, reach), RayCaster(track, angles, sensors.length, capacity))
+        entry = (track, Road(track, reach), RayCaster(track, angles, sensors.length))
         _COURSES[key] = entry
         while len(_COURSES) > 16:
             _COURSES.popitem(last=False)
@@ -70,6 +70,8 @@ class Simulation:
         self.track, self.config = track, config
         sim = config.simulation
         if genome_index is None:
+            if genomes is None:
+                raise ValueError("Simulation with a controller needs genome_index (one entry per car)")
             genome_index = np.arange(len(genomes))
         self.genome_index = np.asarray(genome_index, dtype=np.int64)
         self.n = n = len(self.genome_index)
@@ -77,7 +79,7 @@ class Simulation:
         self.max_laps = int(max_laps if max_laps is not None else sim.max_laps)
         self.dt = sim.dt
         self.physics = CarPhysics(config.car, sim.dt)
-        self.road, self.caster = course_for(track, config, n)
+        self.road, self.caster = course_for(track, config)
         self.ray_angles = self.caster.angles
         self.controller = controller
         self.model = model if model is not None else build_brain(config.brain, len(self.ray_angles) + 1)

@@ -101,11 +101,13 @@ class FitnessChart:
                 layer.blit(lab, (left - lab.get_width() - 5, py - lab.get_height() // 2))
             tick += y_step
         x_step = max(1, int(nice_step(n, 5)))
-        for g in range(0, n + 1, x_step):
-            px = left + dx * (g + 0.5)
-            if px <= right:
-                lab = theme.text(str(g), 16, theme.TEXT_FAINT)
-                layer.blit(lab, (px - lab.get_width() // 2, bottom + 5))
+        for g in range(x_step, n + 1, x_step):  # generation numbers from 1, as the command line prints them
+            px = left + dx * (g - 0.5)
+            lab = theme.text(str(g), 16, theme.TEXT_FAINT)
+            layer.blit(lab, (px - lab.get_width() // 2, bottom + 5))
+        if n < x_step or x_step > 1:
+            lab = theme.text("1", 16, theme.TEXT_FAINT)
+            layer.blit(lab, (left + dx * 0.5 - lab.get_width() // 2, bottom + 5))
         if not history:
             msg = theme.text("waiting for the first generation", 18, theme.TEXT_FAINT)
             layer.blit(msg, msg.get_rect(center=((left + right) // 2, (top + bottom) // 2)))

@@ -50,7 +50,7 @@ def node_positions(sizes: list[int], rect: pygame.Rect) -> list[np.ndarray]:
         if n == 1:
             ys = np.array([rect.centery], dtype=np.float64)
         else:
-            gap = min(rect.height / (n - 1), 26.0)
+            gap = min(rect.height / (n - 1), 36.0)
             ys = rect.centery + (np.arange(n) - (n - 1) / 2.0) * gap
         out.append(np.stack([np.full(n, float(x)), ys], axis=-1))
     return out

@@ -31,8 +31,8 @@ def open_window(title: str, size: tuple[int, int] = DEFAULT_SIZE) -> pygame.Surf
         return pygame.display.set_mode(size, pygame.RESIZABLE)
     except pygame.error as exc:
         pygame.display.quit()
-        raise WindowError(f"cannot open a window ({exc}); use --headless, or SDL_VIDEODRIVER=dummy with "
-                          "--screenshot PATH --frames N") from None
+        raise WindowError(f"cannot open a window ({exc}); without a display, set SDL_VIDEODRIVER=dummy and "
+                          "use --screenshot PATH --frames N, or --headless where the command has it") from None
 
 
 def save_screenshot(surface: pygame.Surface, path: str | os.PathLike) -> Path:

@@ -10,20 +10,21 @@ import os
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no pygame banner in the command's output
 
-import numpy as np
-import pygame
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
 
-from cars import ui_theme as theme
-from cars.drive import drive_simulation, load_champion, summary
-from cars.hud_inspect import draw_sensor_bars, lap_time_text
-from cars.hud_panel import Row, Toasts, bar, draw_badge, draw_info_panel, rows_height, section, side_layout
-from cars.render_cars import CarRenderer
-from cars.render_track import TrackLayer
-from cars.track import Track
-from cars.ui_help import Binding, HelpOverlay, dispatch_key
-from cars.view_camera import Camera
-from cars.viz_network import NetworkDiagram, brain_inputs, ray_labels
-from cars.window_common import DEFAULT_SIZE, run_loop
+from cars import ui_theme as theme  # noqa: E402
+from cars.drive import drive_simulation, load_champion, summary  # noqa: E402
+from cars.hud_inspect import draw_sensor_bars, lap_time_text  # noqa: E402
+from cars.hud_panel import Row, Toasts, bar, draw_badge, draw_info_panel  # noqa: E402
+from cars.hud_panel import rows_height, section, side_layout  # noqa: E402
+from cars.render_cars import CarRenderer  # noqa: E402
+from cars.render_track import TrackLayer  # noqa: E402
+from cars.track import Track  # noqa: E402
+from cars.ui_help import Binding, HelpOverlay, dispatch_key  # noqa: E402
+from cars.view_camera import Camera  # noqa: E402
+from cars.viz_network import NetworkDiagram, brain_inputs, ray_labels  # noqa: E402
+from cars.window_common import DEFAULT_SIZE, run_loop  # noqa: E402
 
 SPEEDS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -172,7 +173,7 @@ class DriveWindow:
                            Row("track", self.track.name, theme.TEXT)]
         gen = self.meta.get("generation") if isinstance(self.meta, dict) else None
         if gen is not None:
-            rows.append(Row("evolved", f"generation {gen}", theme.TEXT_DIM))
+            rows.append(Row("evolved", f"generation {int(gen) + 1}", theme.TEXT_DIM))
         if sim is not None:
             progress = float(sim.progress[0])
             rows.append(bar("laps", min(max(progress / self.laps, 0.0), 1.0),

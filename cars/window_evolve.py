@@ -13,34 +13,26 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no pygame banner in 
 
 import time  # noqa: E402
 
-import numpy as np
-import pygame
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
 
-from cars import ui_theme as theme
-from cars.hud_inspect import INSPECTOR_SIZE, draw_inspector, lap_time_text
-from cars.hud_panel import Row, Toasts, bar, draw_badge, draw_info_panel, rows_height, section, side_layout
-from cars.render_cars import CarRenderer, pick_car
-from cars.render_track import TrackLayer
-from cars.sensors import ray_angles
-from cars.ui_help import Binding, HelpOverlay, dispatch_key
-from cars.view_camera import Camera
-from cars.viz_chart import FitnessChart
-from cars.viz_network import NetworkDiagram, brain_inputs, ray_labels
-from cars.window_common import DEFAULT_SIZE, run_loop
+from cars import ui_theme as theme  # noqa: E402
+from cars.hud_inspect import INSPECTOR_SIZE, draw_inspector, lap_time_text  # noqa: E402
+from cars.hud_panel import Row, Toasts, bar, draw_badge, draw_info_panel, draw_legend  # noqa: E402
+from cars.hud_panel import rows_height, section, side_layout  # noqa: E402
+from cars.hud_params import PARAM_LABELS, fmt_param, ladder_step  # noqa: E402
+from cars.render_cars import CarRenderer, pick_car  # noqa: E402
+from cars.render_track import TrackLayer  # noqa: E402
+from cars.sensors import ray_angles  # noqa: E402
+from cars.ui_help import Binding, HelpOverlay, dispatch_key  # noqa: E402
+from cars.view_camera import Camera  # noqa: E402
+from cars.viz_chart import FitnessChart, history_series  # noqa: E402
+from cars.viz_network import NetworkDiagram, brain_inputs, ray_labels  # noqa: E402
+from cars.window_common import DEFAULT_SIZE, run_loop  # noqa: E402
 
 SPEEDS = (1, 2, 4, 8, 16, 32, 64)
 TURBO_SLICE = 0.2  # seconds of pure simulation between two drawn frames in turbo mode
 TURBO_CHUNK = 32  # steps per run.step call in turbo mode
-
-# The values the parameter keys step through (a ladder reads better than +-10%).
-LADDERS = {
-    "mutation_rate": (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0),
-    "mutation_sigma": (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0),
-    "population": (2, 5, 10, 20, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500, 750, 1000,
-                   1500, 2000, 3000, 5000),
-}
-PARAM_LABELS = {"mutation_rate": "mutation rate", "mutation_sigma": "mutation sigma", "elitism": "elitism",
-                "population": "population"}
 
 K = pygame
 BINDINGS = [
@@ -75,20 +67,9 @@ BINDINGS = [
 ]
 
 
-def ladder_step(name: str, current: float, direction: int, population: int) -> float:
-    """The next value of parameter `name` above (direction 1) or below (-1) `current`."""
-    if name == "elitism":
-        return int(np.clip(int(current) + direction, 0, max(population - 1, 0)))
-    ladder = LADDERS[name]
-    if direction > 0:
-        above = [v for v in ladder if v > current * (1 + 1e-9)]
-        return above[0] if above else current
-    below = [v for v in ladder if v < current * (1 - 1e-9)]
-    return below[-1] if below else current
-
-
-def fmt_param(name: str, value) -> str:
-    return str(int(value)) if name in ("elitism", "population") else f"{float(value):g}"
+LEGEND = [("driving (colour = progress)", theme.CAR_GRADIENT[2], "fill"), ("elite", theme.GOLD, "fill"),
+          ("stopped", theme.CAR_CRASHED, "fill"), ("leader", theme.CAR_LEADER_EDGE, "ring"),
+          ("selected", theme.ACCENT, "ring")]
 
 
 class EvolveWindow:
@@ -118,6 +99,7 @@ class EvolveWindow:
         self._layers: dict[int, TrackLayer] = {}
         self._brain_cache: tuple[tuple, object] | None = None
         self._finished_told = False
+        self._best_ever: tuple[int, str] = (-1, "-")
         self._generation = run.generation
         self._sim = run.sim
         self._steps_done = 0  # simulation steps this window advanced (for steps/s in the HUD)
@@ -221,7 +203,7 @@ class EvolveWindow:
             self.toasts.add(str(exc), theme.BAD)
             return False
         self.pending[name] = value
-        self.toasts.add(f"{PARAM_LABELS[name]} {fmt_param(name, value)} from generation {self.run.generation + 1}",
+        self.toasts.add(f"{PARAM_LABELS[name]} {fmt_param(name, value)} from generation {self.run.generation + 2}",
                         theme.WARN)
         return True
 
@@ -236,12 +218,13 @@ class EvolveWindow:
 
     def save(self) -> None:
         try:
-            self.run.save()
+            written = self.run.save()
         except OSError as exc:
             self.toasts.add(f"not saved: {exc}", theme.BAD)
             return
-        self.toasts.add(f"saved champion and history to {getattr(self.run, 'save_dir', 'the run folder')}",
-                        theme.GOOD)
+        folder = getattr(self.run, "save_dir", "the run folder")
+        names = ", ".join(os.path.basename(os.fspath(p)) for p in written) if isinstance(written, list) else ""
+        self.toasts.add(f"saved {names or 'champion and history'} in {folder}", theme.GOOD)
 
     def quit(self) -> None:
         self.running = False
@@ -300,8 +283,8 @@ class EvolveWindow:
         for row in rows:
             best = row.get("best_fitness", row.get("best"))
             if best is not None and not self.turbo:
-                self.toasts.add(f"generation {row.get('generation', '?')}: best {float(best):.3f} laps",
-                                theme.TEXT_DIM)
+                number = int(row.get("generation", self.run.generation - 1)) + 1
+                self.toasts.add(f"generation {number}: best {float(best):.3f} laps", theme.TEXT_DIM)
 
     def _target(self) -> int | None:
         sim = self.run.sim
@@ -344,8 +327,10 @@ class EvolveWindow:
             draw_inspector(surface, rect, sim, self.selected, title=f"CAR {self.selected}",
                            fitness=float(fitness[self.selected]), dt=getattr(sim, "dt", None),
                            max_speed=self.config.car.max_speed)
+        else:
+            draw_legend(surface, (view.left + 14, view.bottom - 6), LEGEND)
         self._draw_side(surface, sim, fitness, leader)
-        self.toasts.draw(surface, view)
+        self.toasts.draw(surface, pygame.Rect(view.left, view.top, view.width, view.height - 28))
         self.help.draw(surface)
 
     def _draw_overlay(self, surface: pygame.Surface, view: pygame.Rect) -> None:
@@ -369,15 +354,14 @@ class EvolveWindow:
             rows.append(bar("cars alive", alive / n, f"{alive} / {n}", theme.GOOD))
             rows.append(bar("step", sim.steps / max(max_steps, 1), f"{sim.steps} / {max_steps}", theme.ACCENT))
             rows.append(Row("best this gen", f"{float(np.max(fitness)):.3f} laps", theme.CHART_BEST))
-            best = getattr(self.run, "best_fitness", None)
-            best_text = f"{float(best):.3f} laps" if best is not None and np.isfinite(best) else "-"
-            rows.append(Row("best ever", best_text, theme.GOLD))
+            rows.append(self._best_ever_row())
             laps = int(sim.laps[leader])
             lap_time = lap_time_text(int(sim.best_lap_steps[leader]), getattr(sim, "dt", None))
             rows.append(Row("leader", f"lap {laps}  best {lap_time}", theme.TEXT))
         else:
-            rows += [bar("cars alive", 0, ""), bar("step", 0, ""), Row("best this gen"), Row("best ever"),
+            rows += [bar("cars alive", 0, ""), bar("step", 0, ""), Row("best this gen"), self._best_ever_row(),
                      Row("leader")]
+        rows.append(Row("track", self._track_label(), theme.TEXT))
         speed = "turbo" if self.turbo else f"{self.speed}x"
         rows.append(Row("speed", f"{speed}   {self.fps:.0f} FPS   {self._steps_per_second()}", theme.TEXT))
         rows.append(section("evolution  (keys 1-8)"))
@@ -390,6 +374,24 @@ class EvolveWindow:
         for name in ("mutation_rate", "mutation_sigma"):
             rows.append(self._param_row(name))
         return rows
+
+    def _best_ever_row(self) -> Row:
+        """The best generation score so far (run.best_fitness is the latest generation's best, which can
+        drop when the tracks change from one generation to the next)."""
+        history = self.run.history
+        if self._best_ever[0] != len(history):
+            best = history_series(history, "best")
+            self._best_ever = (len(history), f"{np.nanmax(best):.3f} laps" if np.isfinite(best).any() else "-")
+        return Row("best ever", self._best_ever[1], theme.GOLD)
+
+    def _track_label(self) -> str:
+        """The track being driven, and which of this generation's tracks it is when there are several."""
+        track = self._track()
+        tracks = getattr(self.run, "tracks", None) or [track]
+        position = next((i for i, t in enumerate(tracks) if t is track), None)
+        if len(tracks) > 1 and position is not None:
+            return f"{track.name}  ({position + 1} of {len(tracks)})"
+        return track.name
 
     def _param_row(self, name: str) -> Row:
         now, nxt = self.param_now(name), self.param_value(name)
@@ -410,7 +412,9 @@ class EvolveWindow:
         if hud.width <= 0:
             return
         rows = self._hud_rows(sim, fitness, leader)
-        draw_info_panel(surface, hud, f"GENERATION {self.run.generation}", rows)
+        # generations are numbered from 1, as in the headless command's output
+        shown = min(self.run.generation + 1, self.config.evolution.generations)
+        draw_info_panel(surface, hud, f"GENERATION {shown} / {self.config.evolution.generations}", rows)
         if chart.height >= 60:
             live = float(np.max(fitness)) if len(fitness) else None
             self.chart.draw(surface, chart, self.run.history, live_best=live)

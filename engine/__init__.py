@@ -1,22 +1,26 @@
 """A small neural-network engine on numpy: layers with hand-written forward and backward passes,
-losses, optimisers, schedules, initialisers, gradient checking, persistence and genome tools.
+losses, optimisers, learning-rate schedules, initialisers, gradient checking, persistence and
+genome tools for neuroevolution. float32 by default; images are NCHW.
 
     import numpy as np
-    from engine import Sequential, Dense, ReLU, SoftmaxCrossEntropy, Adam
+    from engine import Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy
 
-    model = Sequential(Dense(2, 16, rng=np.random.default_rng(0)), ReLU(), Dense(16, 2))
-    loss_fn, opt = SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-2)
-    for _ in range(200):
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([0, 1, 1, 0])                      # XOR
+    rng = np.random.default_rng(0)
+    model = Sequential(Dense(2, 16, rng=rng), ReLU(), Dense(16, 2, rng=rng))
+    loss_fn, opt = SoftmaxCrossEntropy(), Adam(model.parameters(), lr=0.05)
+    for step in range(200):
         opt.zero_grad()
-        loss = loss_fn.forward(model(x), y)
-        model.backward(loss_fn.backward())
-        opt.step()
+        loss = loss_fn.forward(model(x), y)      # forward: logits -> mean loss
+        model.backward(loss_fn.backward())       # backward: dL/dlogits -> every parameter's .grad
+        opt.step()                               # update
 """
 
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .conv import Conv2D, col2im, im2col
-from .gradcheck import gradcheck
 from .genome import PopulationNet, genome_size, get_genome, set_genome
+from .gradcheck import gradcheck
 from .layers import Dense, Dropout, Flatten
 from .losses import Loss, MSELoss, SoftmaxCrossEntropy
 from .module import Module, Parameter, Sequential
@@ -32,7 +36,7 @@ __all__ = [
     "Loss", "SoftmaxCrossEntropy", "MSELoss",
     "Optimizer", "SGD", "Adam", "AdamW",
     "Schedule", "StepLR", "CosineLR",
-    "im2col", "col2im", "gradcheck",
+    "gradcheck", "im2col", "col2im",
     "genome_size", "get_genome", "set_genome", "PopulationNet",
     "save", "load", "load_with_metadata", "ModelFileError", "build_model",
 ]

@@ -21,27 +21,30 @@ class ReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._mask = x > 0
-        return x * self._mask  # multiplying by the bool mask is faster than np.maximum here
+        return np.maximum(x, 0)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out * self._mask
 
 
 class LeakyReLU(Module):
-    """``y = x`` if x > 0 else ``slope * x``;  ``dL/dx = g * (1 if x > 0 else slope)``."""
+    """``y = x`` if x > 0 else ``slope * x``;  ``dL/dx = g`` if x > 0 else ``slope * g``."""
 
     def __init__(self, slope: float = 0.01) -> None:
         self.slope = float(slope)
         self.training = True
-        self._factor: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._factor = np.multiply(x > 0, 1.0 - self.slope, dtype=x.dtype)
-        self._factor += self.slope
-        return x * self._factor
+        self._mask = x > 0
+        y = x * self.slope
+        np.copyto(y, x, where=self._mask)  # exact on both branches (no 1-ulp blend of the two)
+        return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return grad_out * self._factor
+        dx = grad_out * self.slope
+        np.copyto(dx, grad_out, where=self._mask)
+        return dx
 
     def config(self) -> dict[str, Any]:
         return {"type": "LeakyReLU", "slope": self.slope}

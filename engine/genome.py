@@ -67,7 +67,7 @@ class PopulationNet:
         size = genome_size(model)
         if genomes.ndim != 2 or genomes.shape[1] != size:
             raise ValueError(f"genomes must have shape (P, {size}), got {genomes.shape}")
-        self.population = genomes.shape[0]
+        self.population, self.dtype = genomes.shape[0], dtype
         self.layers: list[tuple[str, object]] = []
         offset = 0
         for layer in layers:
@@ -85,7 +85,8 @@ class PopulationNet:
         self.last_activations: list[np.ndarray] = []
 
     def forward(self, x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        x = np.asarray(x)
+        """Outputs of the population (in the model's dtype, float32 by default; x is cast to it)."""
+        x = np.asarray(x, dtype=self.dtype)
         if rows is None:
             if x.ndim != 2 or x.shape[0] != self.population:
                 raise ValueError(f"PopulationNet expects x of shape ({self.population}, in), got {x.shape}")

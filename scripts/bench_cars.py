@@ -51,14 +51,14 @@ def evolve(config, generations: int, stop_at_first_lap: bool = False) -> tuple[E
 
 
 def throughput(populations: list[int], track: str, seconds: float) -> dict:
-    base = load_config("default", {"evolution.generations": "4", "track.names": json.dumps([track])})
-    trained, _ = evolve(base, 4)
+    base = load_config("default", {"evolution.generations": "8", "track.names": json.dumps([track])})
+    trained, _ = evolve(base, 8)
     out = {}
     for p in populations:
-        config = load_config("default", {"evolution.population": str(p), "evolution.generations": "3",
+        config = load_config("default", {"evolution.population": str(p), "evolution.generations": "10",
                                          "track.names": json.dumps([track]), "simulation.max_laps": "1000"})
         rng = np.random.default_rng(0)
-        genomes = mutate(np.repeat(trained.champion_genome[None], p, axis=0), 1.0, 0.02, rng)
+        genomes = mutate(np.repeat(trained.champion_genome[None], p, axis=0), 1.0, 0.003, rng)
         genomes[0] = trained.champion_genome
         sim = Simulation(load_track(track), config, genomes)
         sim.step()
@@ -70,12 +70,12 @@ def throughput(populations: list[int], track: str, seconds: float) -> dict:
             steps += 1
         steady = car_steps / (time.perf_counter() - start)
         alive = car_steps / max(steps, 1) / p
-        run, _ = evolve(config, 3)
+        run, _ = evolve(config, 10)
         evo = sum(r["car_steps"] for r in run.history) / sum(r["seconds"] for r in run.history)
         out[p] = {"steady_car_steps_per_second": steady, "mean_alive_fraction": alive,
                   "evolution_car_steps_per_second": evo}
         print(f"population {p:5d}: steady {steady:10,.0f} car-steps/s ({alive:.0%} of cars driving)   "
-              f"evolution {evo:10,.0f} car-steps/s (3 generations from random brains)")
+              f"evolution {evo:10,.0f} car-steps/s (10 generations from random brains)")
     return out
 
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--generalisation", action="store_true")
     p.add_argument("--all", action="store_true")
     p.add_argument("--populations", default="100,1000", help="throughput populations (default 100,1000)")
-    p.add_argument("--track", default="oval", help="throughput track (default oval)")
+    p.add_argument("--track", default="sbends", help="throughput track (default sbends, the default config's)")
     p.add_argument("--seconds", type=float, default=5.0, help="steady throughput measuring time per population")
     p.add_argument("--seeds", type=int, default=10, help="learning: seeds 1..N (default 10)")
     p.add_argument("--generations", type=int, default=None,

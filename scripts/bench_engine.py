@@ -33,8 +33,14 @@ from engine import (Adam, Conv2D, Dense, Flatten, MaxPool2D, Module, ReLU, Seque
 EPOCH_IMAGES = 60_000
 
 
-def time_call(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
-    """Median seconds per call of ``fn`` over ``repeat`` timed calls."""
+class Timing:
+    """Median and best wall time per call; the best is what an otherwise idle machine approaches."""
+
+    def __init__(self, times: list[float]) -> None:
+        self.median, self.best = statistics.median(times), min(times)
+
+
+def time_call(fn: Callable[[], object], repeat: int, warmup: int = 3) -> Timing:
     for _ in range(warmup):
         fn()
     times = []
@@ -42,16 +48,19 @@ def time_call(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return Timing(times)
 
 
-def row(name: str, seconds: float, flops: float | None = None, extra: str = "") -> None:
-    rate = f"{flops / seconds / 1e9:8.1f}" if flops else " " * 8
-    print(f"  {name:<44s} {seconds * 1e3:9.3f} {rate}  {extra}")
+def row(name: str, timing: Timing, flops: float | None = None, extra: str = "") -> None:
+    rate = f"{flops / timing.median / 1e9:8.1f} {flops / timing.best / 1e9:8.1f}" if flops else " " * 17
+    print(f"  {name:<50s} {timing.median * 1e3:8.3f} {timing.best * 1e3:8.3f} {rate}  {extra}")
+
+
+HEADER = f"{'ms median':>9s} {'ms best':>8s} {'GFLOP/s':>8s} {'(best)':>8s}"
 
 
 def bench_matmul(repeat: int) -> None:
-    print("numpy float32 matmul (for scale)                ms/call   GFLOP/s")
+    print(f"{'numpy float32 matmul (for scale)':<52s} {HEADER}")
     rng = np.random.default_rng(0)
     for m, k, n in [(1024, 1024, 1024), (128, 784, 256), (128, 1568, 128), (32, 144, 128 * 14 * 16)]:
         a = rng.standard_normal((m, k), dtype=np.float32)
@@ -71,7 +80,7 @@ def bench_layer(name: str, layer: Module, x: np.ndarray, flops_forward: float, r
 
 
 def bench_layers(batch: int, repeat: int) -> None:
-    print("\nlayers (forward+backward includes dL/dx)         ms/call   GFLOP/s")
+    print(f"\n{'layers (forward+backward includes dL/dx)':<52s} {HEADER}")
     rng = np.random.default_rng(0)
     for n_in, n_out in [(784, 256), (256, 128), (1568, 128)]:
         x = rng.standard_normal((batch, n_in), dtype=np.float32)
@@ -118,14 +127,16 @@ def model_flops(model: Sequential, x: np.ndarray) -> float:
 
 
 def bench_steps(batch: int, repeat: int) -> None:
-    print(f"\ntraining step, batch {batch}, forward+backward+Adam ms/step   GFLOP/s  projected 60k epoch")
+    print(f"\n{f'train step, batch {batch}, fwd+bwd+Adam':<52s} {HEADER}  60k-epoch s (median / best)")
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     steps_per_epoch = math.ceil(EPOCH_IMAGES / batch)
-    for name, build in [("MLP 784-256-128-10", mlp), ("CNN conv16-pool-conv32-pool-128-10", cnn)]:
+    cases = [("MLP 784-256-128-10", mlp, False), ("CNN conv16-pool-conv32-pool-128-10", cnn, False),
+             ("MLP, also computing dL/dx of the input", mlp, True), ("CNN, also computing dL/dx of the input", cnn, True)]
+    for name, build, input_grad in cases:
         model = build(np.random.default_rng(0))
-        model.input_grad = False  # the input is data: no dL/dx needed
+        model.input_grad = input_grad  # False: the input is data, its gradient is not needed
         loss_fn, opt = SoftmaxCrossEntropy(), Adam(model.parameters())
 
         def step() -> None:
@@ -133,9 +144,11 @@ def bench_steps(batch: int, repeat: int) -> None:
             loss_fn.forward(model(x), y)
             model.backward(loss_fn.backward())
             opt.step()
-        seconds = time_call(step, repeat)
-        row(name, seconds, model_flops(model, x), f"{seconds * steps_per_epoch:6.2f} s")
-        row("  of which Adam.step()", time_call(opt.step, repeat))
+        timing = time_call(step, repeat)
+        row(name, timing, model_flops(model, x),
+            f"{timing.median * steps_per_epoch:6.2f} / {timing.best * steps_per_epoch:.2f}")
+        if not input_grad:
+            row("  of which Adam.step()", time_call(opt.step, repeat))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from cars_helpers import cast_rays_reference, circle_track, hairpin_track, squar
 
 def cast_one(track, x, y, heading, angles_deg, length):
     angles = np.radians(np.asarray(angles_deg, dtype=np.float64)).astype(np.float32)
-    caster = RayCaster(track, angles, length, capacity=1)
+    caster = RayCaster(track, angles, length)
     road = Road(track, reach=30.0)
     seg = track.project(np.array([[x, y]]))[0]
     xs, ys = np.array([[x]], np.float32), np.array([[y]], np.float32)
@@ -68,7 +68,7 @@ def test_culled_caster_matches_reference_on_random_poses(make):
     rng = np.random.default_rng(0)
     length = 180.0
     angles = ray_angles(7, 180)
-    caster, road = RayCaster(track, angles, length, capacity=8), Road(track, reach=30.0)
+    caster, road = RayCaster(track, angles, length), Road(track, reach=30.0)
     s = rng.uniform(0, track.length, 60)
     heading = track.heading_at(s)
     normal = np.stack([-np.sin(heading), np.cos(heading)], axis=1)

@@ -102,5 +102,6 @@ def test_relu_population():
     genomes = rng.standard_normal((50, genome_size(model)))
     x = rng.standard_normal((50, 3))
     y = PopulationNet(model, genomes).forward(x)
+    assert y.dtype == np.float32  # computed in the model's dtype even for float64 inputs and genomes
     expected = np.stack([alone(model, genomes[p], x[p].astype(np.float32)) for p in range(50)])
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)

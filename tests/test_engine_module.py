@@ -160,3 +160,19 @@ def test_parameter_and_repr():
     assert Conv2D(2, 3, 3, stride=2, padding=1).config() == {
         "type": "Conv2D", "in_channels": 2, "out_channels": 3, "kernel_size": [3, 3], "stride": 2, "padding": 1,
         "init": "he", "dtype": "float32"}
+
+
+def test_activation_values():
+    x = np.array([-2.0, -0.5, 0.0, 0.3, 7.0], dtype=np.float32)
+    np.testing.assert_array_equal(ReLU().forward(x), np.float32([0, 0, 0, 0.3, 7.0]))
+    assert not np.signbit(ReLU().forward(x)).any()                   # no -0.0 for negative inputs
+    leaky = LeakyReLU(0.1)
+    y = leaky.forward(x)
+    np.testing.assert_array_equal(y[3:], x[3:])                       # exactly the identity for x > 0
+    np.testing.assert_array_equal(y[:3], x[:3] * np.float32(0.1))
+    np.testing.assert_array_equal(leaky.backward(np.ones_like(x)), np.float32([0.1, 0.1, 0.1, 1, 1]))
+    big = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0], dtype=np.float32)
+    s = Sigmoid().forward(big)
+    assert np.isfinite(s).all() and s[2] == 0.5 and s[0] == 0.0 and s[-1] == 1.0
+    assert s[1] == pytest.approx(1 / (1 + np.exp(30.0)), rel=1e-5)   # tiny values keep their precision
+    np.testing.assert_allclose(Tanh().forward(x), np.tanh(x), rtol=1e-6)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import reference_impls as ref
+import engine.conv
 from engine import AvgPool2D, Conv2D, MaxPool2D, col2im, im2col
 
 CASES = [
@@ -19,8 +20,11 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-chunk", "per-sample-chunks"])
 @pytest.mark.parametrize("batch,cin,cout,kernel,stride,padding,h,w", CASES)
-def test_conv2d_matches_loops(batch, cin, cout, kernel, stride, padding, h, w):
+def test_conv2d_matches_loops(batch, cin, cout, kernel, stride, padding, h, w, chunked, monkeypatch):
+    if chunked:  # the backward folds dcols back a slice of samples at a time; force one sample per slice
+        monkeypatch.setattr(engine.conv, "_CHUNK_BYTES", 1)
     rng = np.random.default_rng(batch * 100 + h)
     layer = Conv2D(cin, cout, kernel, stride=stride, padding=padding, rng=rng, dtype=np.float64)
     layer.bias.data[:] = rng.standard_normal(cout)

@@ -12,7 +12,8 @@ import pygame  # noqa: E402
 import pytest  # noqa: E402
 
 from cars import ui_theme as theme  # noqa: E402
-from cars.editor import Editor, load_for_editing, run_editor  # noqa: E402
+from cars.editor import Editor, run_editor  # noqa: E402
+from cars.editor_files import load_for_editing  # noqa: E402
 from cars.editor_geometry import falloff_weights, insert_point, nearest_segment, reverse_direction  # noqa: E402
 from cars.track import load_track  # noqa: E402
 
@@ -183,3 +184,23 @@ def test_run_editor_screenshot_without_file_copies_default(tmp_path, monkeypatch
     d, target, _ = load_for_editing(None)
     assert target is None and d["name"] == "custom" and len(d["centerline"]) >= 4
     assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_spline_control_points_stay_editable_and_save_as_the_smooth_curve(tmp_path):
+    pygame.display.init()
+    pygame.font.init()
+    sparse = circle_track(n=8)
+    sparse["smooth"] = True
+    path = tmp_path / "smooth.json"
+    path.write_text(json.dumps(sparse))
+    d, target, error = load_for_editing(path)
+    assert error is None and d.get("smooth") is True and len(d["centerline"]) == 8
+    ed = Editor(d, target, size=SIZE)
+    assert len(ed.points) == 8 and len(ed.track.centerline) > 30  # the preview is the spline
+    key(ed, pygame.K_m)  # smoothing off: the 8 points are the centerline itself
+    assert len(ed.track.centerline) == 8
+    key(ed, pygame.K_m)
+    key(ed, pygame.K_s)
+    saved = load_track(path)
+    assert len(saved.centerline) == len(ed.track.centerline) > 30
+    pygame.display.quit()

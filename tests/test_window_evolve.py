@@ -14,7 +14,8 @@ import pytest  # noqa: E402
 from cars import ui_theme as theme  # noqa: E402
 from cars.config import load_config  # noqa: E402
 from cars.evolution_run import EvolutionRun  # noqa: E402
-from cars.window_evolve import EvolveWindow, ladder_step, run_evolve_window  # noqa: E402
+from cars.hud_params import ladder_step  # noqa: E402
+from cars.window_evolve import EvolveWindow, run_evolve_window  # noqa: E402
 
 SIZE = (1100, 720)
 
@@ -204,3 +205,13 @@ def test_watching_gives_the_same_generations_as_headless(tmp_path, display):
         win.draw(surface)
         win.handle_event(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(300, 300), button=1))
     assert [r["best_fitness"] for r in watched.history[:3]] == [r["best_fitness"] for r in headless.history[:3]]
+
+
+def test_save_key_writes_champion_and_history_now(window, tmp_path):
+    window.end_generation()
+    folder = tmp_path / "run"
+    for name in ("champion.npz", "history.csv"):
+        (folder / name).unlink()
+    key(window, pygame.K_s)
+    assert (folder / "champion.npz").is_file() and (folder / "history.csv").is_file()
+    assert "champion.npz" in window.toasts.latest and window.running

@@ -52,7 +52,7 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
-    Preset("mlp", mlp, 15, 1e-3, "784-256-128-10 ReLU"),
+    Preset("mlp", mlp, 15, 2e-3, "784-256-128-10 ReLU"),
     Preset("cnn", cnn, 8, 2e-3, "conv16-pool-conv32-pool-dense128-dense10"),
     Preset("mlp-wide", mlp_wide, 20, 1e-3, "784-512-256-10 ReLU, dropout 0.2"),
     Preset("cnn-wide", cnn_wide, 10, 1.5e-3, "conv32-pool-conv64-pool-dropout-dense128-dense10"),
