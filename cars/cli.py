@@ -238,7 +238,7 @@ def write_plot(run: Any) -> None:
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
-    from cars.evolution_run import atomic_write
+    from engine.atomic import write_bytes_atomic as atomic_write
 
     check_json_path(path)
     atomic_write(Path(path), (json.dumps(data, indent=2) + "\n").encode())

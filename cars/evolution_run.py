@@ -24,7 +24,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 import engine
+from engine.atomic import write_bytes_atomic as atomic_write
 from cars.brain import build_brain, initial_genomes
 from cars.config import Config, ConfigError, config_from_dict
 from cars.evolution import Operators, diversity, next_generation
@@ -50,19 +50,6 @@ GENERATED_SEEDS = 1_000_000  # training tracks use seeds below this; benchmarks 
 
 class RunError(ValueError):
     """A run folder that cannot be used (one line naming the folder and the problem)."""
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes to path via a temporary file in the same folder and os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class EvolutionRun:

@@ -15,7 +15,7 @@ def plot_history(history: list[dict[str, Any]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cars.evolution_run import atomic_write
+    from engine.atomic import write_bytes_atomic as atomic_write
 
     gen = [r["generation"] + 1 for r in history]
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)

@@ -216,11 +216,6 @@ class Progress:
         return checkpoints_passed(self.best, self.road.track.checkpoint_arc, self.road.length)
 
 
-def checkpoints_passed(self) -> np.ndarray:
-        """Checkpoints passed in order so far (counting the start line once per lap), (m,) int."""
-        return checkpoints_passed(self.best, self.road.track.checkpoint_arc, self.road.length)
-
-
 def checkpoints_passed(best: np.ndarray, checkpoint_arc: np.ndarray, length: float) -> np.ndarray:
     """Number of checkpoint crossings reached by best progress `best` (world units) (m,) -> (m,) int.
 

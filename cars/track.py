@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cars import geometry
+from engine.atomic import write_text_atomic
 
 TRACKS_DIR = Path(__file__).resolve().parent / "tracks"
 DEFAULT_TRACK = "oval"
@@ -348,14 +348,4 @@ def track_json(track: Track, decimals: int | None = None) -> str:
 
 def save_track(track: Track, path: str | os.PathLike) -> None:
     """Write the track as JSON atomically (a temporary file in the same folder, then os.replace)."""
-    target = Path(path)
-    text = track_json(track)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, track_json(track))

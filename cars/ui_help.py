@@ -25,6 +25,21 @@ class Binding:
     ctrl: bool = False  # only with Ctrl held (and plain presses of `keys` do not trigger it)
 
 
+SPEEDS = (1, 2, 4, 8, 16, 32, 64)  # simulation steps per frame the playback windows offer
+
+
+def playback_bindings() -> list[Binding]:
+    """The keys every simulation window shares: pause, single step and speed."""
+    k = pygame
+    return [
+        Binding("Space  P", "pause / resume", (k.K_SPACE, k.K_p), "toggle_pause"),
+        Binding(".", "one simulation step (while paused)", (k.K_PERIOD,), "single_step"),
+        Binding("Up  Down  (+ -)", "simulation steps per frame x2 / /2 (1x ... 64x)",
+                (k.K_UP, k.K_EQUALS, k.K_PLUS, k.K_KP_PLUS), "change_speed", (1,)),
+        Binding("", "", (k.K_DOWN, k.K_MINUS, k.K_KP_MINUS), "change_speed", (-1,)),
+    ]
+
+
 def find_binding(bindings: list[Binding], event: pygame.event.Event) -> Binding | None:
     """The binding a KEYDOWN event triggers, honouring Ctrl-only bindings first."""
     ctrl = bool(event.mod & pygame.KMOD_CTRL)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pygame
 
+from engine.atomic import atomic_open
+
 DEFAULT_SIZE = (1280, 800)
 TARGET_FPS = 60
 
@@ -38,13 +40,10 @@ def open_window(title: str, size: tuple[int, int] = DEFAULT_SIZE) -> pygame.Surf
 def save_screenshot(surface: pygame.Surface, path: str | os.PathLike) -> Path:
     """Write `surface` as PNG to `path` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
     try:
-        pygame.image.save(surface, str(tmp))
-        os.replace(tmp, path)
+        with atomic_open(path, "wb") as f:
+            pygame.image.save(surface, f, "png")
     except (pygame.error, OSError) as exc:
-        tmp.unlink(missing_ok=True)
         raise OSError(errno.EIO, f"cannot write the screenshot ({exc})", str(path)) from None
     return path
 

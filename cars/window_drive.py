@@ -21,20 +21,14 @@ from cars.hud_panel import rows_height, section, side_layout  # noqa: E402
 from cars.render_cars import CarRenderer  # noqa: E402
 from cars.render_track import TrackLayer  # noqa: E402
 from cars.track import Track  # noqa: E402
-from cars.ui_help import Binding, HelpOverlay, dispatch_key  # noqa: E402
+from cars.ui_help import SPEEDS, Binding, HelpOverlay, dispatch_key, playback_bindings  # noqa: E402
 from cars.view_camera import Camera  # noqa: E402
 from cars.viz_network import NetworkDiagram, brain_inputs, ray_labels  # noqa: E402
 from cars.window_common import DEFAULT_SIZE, run_loop  # noqa: E402
 
-SPEEDS = (1, 2, 4, 8, 16, 32, 64)
 
 K = pygame
-BINDINGS = [
-    Binding("Space  P", "pause / resume", (K.K_SPACE, K.K_p), "toggle_pause"),
-    Binding(".", "one simulation step (while paused)", (K.K_PERIOD,), "single_step"),
-    Binding("Up  Down  (+ -)", "simulation steps per frame x2 / /2 (1x ... 64x)",
-            (K.K_UP, K.K_EQUALS, K.K_PLUS, K.K_KP_PLUS), "change_speed", (1,)),
-    Binding("", "", (K.K_DOWN, K.K_MINUS, K.K_KP_MINUS), "change_speed", (-1,)),
+BINDINGS = playback_bindings() + [
     Binding("F", "camera: whole track / follow the car", (K.K_f,), "toggle_follow"),
     Binding("Z  X  (wheel)", "follow camera zoom out / in", (K.K_z,), "zoom", (-1,)),
     Binding("", "", (K.K_x,), "zoom", (1,)),

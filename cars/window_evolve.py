@@ -24,23 +24,17 @@ from cars.hud_params import PARAM_LABELS, fmt_param, ladder_step  # noqa: E402
 from cars.render_cars import CarRenderer, pick_car  # noqa: E402
 from cars.render_track import TrackLayer  # noqa: E402
 from cars.sensors import ray_angles  # noqa: E402
-from cars.ui_help import Binding, HelpOverlay, dispatch_key  # noqa: E402
+from cars.ui_help import SPEEDS, Binding, HelpOverlay, dispatch_key, playback_bindings  # noqa: E402
 from cars.view_camera import Camera  # noqa: E402
 from cars.viz_chart import FitnessChart, history_series  # noqa: E402
 from cars.viz_network import NetworkDiagram, brain_inputs, ray_labels  # noqa: E402
 from cars.window_common import DEFAULT_SIZE, run_loop  # noqa: E402
 
-SPEEDS = (1, 2, 4, 8, 16, 32, 64)
 TURBO_SLICE = 0.2  # seconds of pure simulation between two drawn frames in turbo mode
 TURBO_CHUNK = 32  # steps per run.step call in turbo mode
 
 K = pygame
-BINDINGS = [
-    Binding("Space  P", "pause / resume", (K.K_SPACE, K.K_p), "toggle_pause"),
-    Binding(".", "one simulation step (while paused)", (K.K_PERIOD,), "single_step"),
-    Binding("Up  Down  (+ -)", "simulation steps per frame x2 / /2 (1x ... 64x)",
-            (K.K_UP, K.K_EQUALS, K.K_PLUS, K.K_KP_PLUS), "change_speed", (1,)),
-    Binding("", "", (K.K_DOWN, K.K_MINUS, K.K_KP_MINUS), "change_speed", (-1,)),
+BINDINGS = playback_bindings() + [
     Binding("T", "turbo: learn at headless speed, draw a few frames a second", (K.K_t,), "toggle_turbo"),
     Binding("E", "end this generation now", (K.K_e,), "end_generation"),
     Binding("F", "camera: whole track / follow the leader", (K.K_f,), "toggle_follow"),

