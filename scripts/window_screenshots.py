@@ -71,6 +71,7 @@ def editor(out: Path, track: str) -> None:
     for event in events:
         ed.handle_event(event)
         ed.update()
+    ed.validate()  # the preview the next frame shows (dragging rebuilds it at most 30 times a second)
     ed.draw(screen)
     save_screenshot(screen, out / "editor.png")
     pygame.display.quit()
