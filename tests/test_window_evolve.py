@@ -169,28 +169,39 @@ def test_resize_relayouts_and_keeps_the_track_visible(window):
     assert wall_hits(surface, window.camera, window.run.sim.track.left_wall[::4]) > 0.8
 
 
+SAVED = ("champion.npz", "history.csv")
+
+
+def forget_saved(folder):
+    """Delete what the run saved so far, so a test can see that something saves it again."""
+    for name in SAVED:
+        (folder / name).unlink()
+
+
+def is_saved(folder) -> bool:
+    return all((folder / name).is_file() for name in SAVED)
+
+
 def test_quit_key_stops_and_close_saves(window, tmp_path):
     window.end_generation()
     folder = tmp_path / "run"
-    for name in ("champion.npz", "history.csv"):
-        (folder / name).unlink()
+    forget_saved(folder)
     key(window, pygame.K_ESCAPE)
     assert not window.running
     window.close()
-    assert (folder / "champion.npz").is_file() and (folder / "history.csv").is_file()
+    assert is_saved(folder)
 
 
 def test_run_evolve_window_screenshot_and_saves_on_exit(tmp_path):
     run = EvolutionRun(small_config(), tmp_path / "run", log=None)
     finish_generations(run, 1)
-    for name in ("champion.npz", "history.csv"):
-        (tmp_path / "run" / name).unlink()
+    forget_saved(tmp_path / "run")
     shot = tmp_path / "evolve.png"
     run_evolve_window(run, screenshot=shot, frames=3)
     image = pygame.surfarray.array3d(pygame.image.load(str(shot))).astype(int)
     assert image.std() > 10
     assert np.mean(np.all(image == theme.ROAD, axis=-1)) > 0.05  # the road covers part of the frame
-    assert (tmp_path / "run" / "champion.npz").is_file() and (tmp_path / "run" / "history.csv").is_file()
+    assert is_saved(tmp_path / "run")
 
 
 def test_watching_gives_the_same_generations_as_headless(tmp_path, display):
@@ -210,8 +221,7 @@ def test_watching_gives_the_same_generations_as_headless(tmp_path, display):
 def test_save_key_writes_champion_and_history_now(window, tmp_path):
     window.end_generation()
     folder = tmp_path / "run"
-    for name in ("champion.npz", "history.csv"):
-        (folder / name).unlink()
+    forget_saved(folder)
     key(window, pygame.K_s)
-    assert (folder / "champion.npz").is_file() and (folder / "history.csv").is_file()
+    assert is_saved(folder)
     assert "champion.npz" in window.toasts.latest and window.running
