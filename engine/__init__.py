@@ -18,6 +18,7 @@ genome tools for neuroevolution. float32 by default; images are NCHW.
 """
 
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .blas import blas_thread_control, blas_threads
 from .conv import Conv2D, col2im, im2col
 from .genome import PopulationNet, genome_size, get_genome, set_genome
 from .gradcheck import gradcheck
@@ -26,6 +27,7 @@ from .losses import Loss, MSELoss, SoftmaxCrossEntropy
 from .memory import keep_freed_memory
 from .module import Module, Parameter, Sequential
 from .optim import SGD, Adam, AdamW, Optimizer
+from .parallel import DataParallel, available_cores
 from .pool import AvgPool2D, MaxPool2D
 from .schedules import CosineLR, Schedule, StepLR
 from .serialize import ModelFileError, build_model, load, load_with_metadata, save
@@ -40,4 +42,5 @@ __all__ = [
     "gradcheck", "im2col", "col2im",
     "genome_size", "get_genome", "set_genome", "PopulationNet",
     "save", "load", "load_with_metadata", "ModelFileError", "build_model", "keep_freed_memory",
+    "DataParallel", "available_cores", "blas_threads", "blas_thread_control",
 ]

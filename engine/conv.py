@@ -122,6 +122,13 @@ def _col2im(geo: _Geometry, dcols: np.ndarray, flat: np.ndarray) -> None:
 
 
 _CHUNK_BYTES = 2 << 20  # slice of dcols that fits the (per-core) L2 cache
+_BLOCK_COLUMNS = 4096   # columns per block of the weight-gradient product: small enough for one BLAS thread
+
+
+def _blocks_of_samples(n: int, per_sample: int) -> int:
+    """How many blocks to cut n samples of per_sample columns into: a divisor of n, blocks <= ~4096 columns."""
+    per_block = max(1, _BLOCK_COLUMNS // per_sample)
+    return next(blocks for blocks in range(-(-n // per_block), n + 1) if n % blocks == 0)
 
 
 class Conv2D(Module):
@@ -152,7 +159,7 @@ class Conv2D(Module):
         self._padded: np.ndarray | None = None
         self._cols: np.ndarray | None = None
         self._grad_wide: np.ndarray | None = None
-        self._out = self._dpadded = self._dcols = None
+        self._dcols = None
         self._geo: _Geometry | None = None
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: np.dtype, zero: bool = False) -> np.ndarray:
@@ -180,12 +187,13 @@ class Conv2D(Module):
         cols_1[k] = 1
         _im2col(geo, padded, cols_1[:k].reshape(geo.c, geo.kh, geo.kw, geo.n, geo.out_h, geo.wide))
         weight_1 = np.concatenate([self.weight.data.reshape(self.out_channels, k), self.bias.data[:, None]], axis=1)
-        out = self._buffer("_out", (self.out_channels, geo.columns), np.result_type(x, self.weight.data))
+        out = np.empty((self.out_channels, geo.columns), dtype=np.result_type(x, self.weight.data))
         np.matmul(weight_1, cols_1, out=out)
-        # One copy into NCHW order here pays for itself: every element-wise op downstream (ReLU, pooling and
-        # their backwards) runs ~2-3x faster on contiguous rows than on this strided, transposed view.
-        return np.ascontiguousarray(
-            out.reshape(self.out_channels, geo.n, geo.out_h, geo.wide)[..., :geo.out_w].transpose(1, 0, 2, 3))
+        # Returned as an (N, O, Ho, Wo) view of the channel-major result, not copied into NCHW order: the
+        # layers after it (pooling, ReLU) work in memory order and keep this layout, and so does the next
+        # Conv2D's padding copy, so no transposing copy is made anywhere in the stack. A new array each
+        # call, since the caller may hold on to the output.
+        return out.reshape(self.out_channels, geo.n, geo.out_h, geo.wide)[..., :geo.out_w].transpose(1, 0, 2, 3)
 
     def _wide_grad(self, grad_out: np.ndarray) -> np.ndarray:
         """g (N, O, Ho, Wo) -> (O, N*Ho*wide) with zeros in the extra columns."""
@@ -197,8 +205,13 @@ class Conv2D(Module):
 
     def _accumulate(self, g: np.ndarray) -> None:
         """g: (O, N*Ho*wide) -> weight.grad += g @ cols^T, bias.grad += g @ 1 (one product, see forward)."""
-        # (cols_1 @ g^T)^T rather than g @ cols_1^T: BLAS is ~1.5x faster with the long axis inside.
-        both = (self._cols @ g.T).T  # (O, K+1)
+        # One product with a very long inner axis runs poorly in BLAS (24 GFLOP/s for the first layer's
+        # (16, 107520) @ (107520, 10), 4x slower than this): split that axis into blocks of whole samples,
+        # multiply the blocks as one stacked matmul and sum the small (K+1, O) results.
+        geo = self._geo
+        blocks = _blocks_of_samples(geo.n, geo.out_h * geo.wide)
+        cols = self._cols.reshape(self._cols.shape[0], blocks, -1).transpose(1, 0, 2)  # (B, K+1, L/B)
+        both = np.matmul(cols, g.reshape(self.out_channels, blocks, -1).transpose(1, 2, 0)).sum(axis=0).T  # (O, K+1)
         self.weight.grad.reshape(self.out_channels, -1)[...] += both[:, :-1]
         self.bias.grad += both[:, -1]
 
@@ -212,8 +225,7 @@ class Conv2D(Module):
         o, k, per_sample = self.out_channels, self._cols.shape[0] - 1, geo.out_h * geo.wide
         weight_t = self.weight.data.reshape(o, k).T
         g = g.reshape(o, geo.n, per_sample)
-        padded = self._buffer("_dpadded", (geo.c, geo.n, geo.rows, geo.row), g.dtype)
-        padded.fill(0)
+        padded = np.zeros((geo.c, geo.n, geo.rows, geo.row), dtype=g.dtype)  # new: the result is a view into it
         flat = padded.reshape(geo.c, geo.n, -1)
         # dcols = W2^T g is computed a few samples at a time and folded back at once, so each slice of
         # dcols is still in cache when col2im reads it (~15% faster than one big product).
@@ -224,7 +236,7 @@ class Conv2D(Module):
             dcols = scratch[:k * (n1 - n0) * per_sample].reshape(k, -1)
             np.matmul(weight_t, g[:, n0:n1].reshape(o, -1), out=dcols)
             _col2im(geo, dcols.reshape(geo.c, geo.kh, geo.kw, n1 - n0, geo.out_h, geo.wide), flat[:, n0:n1])
-        return np.ascontiguousarray(geo.interior(padded))
+        return geo.interior(padded)  # channel-major, like the forward's output (see forward)
 
     def config(self) -> dict[str, Any]:
         return {"type": "Conv2D", "in_channels": self.in_channels, "out_channels": self.out_channels,

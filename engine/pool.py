@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .conv import _pair, _window, output_size
+from .layout import memory_order
 from .module import Module
 
 
@@ -40,15 +41,22 @@ class _Pool2D(Module):
     def _overlapping(self) -> bool:
         return self.stride[0] < self.kernel_size[0] or self.stride[1] < self.kernel_size[1]
 
-    def _grad_buffer(self, dtype: np.dtype) -> np.ndarray:
-        """dL/dx storage: uninitialised when the windows tile x exactly (every entry gets written once)."""
+    def _grad_buffer(self, dtype: np.dtype, perm: tuple[int, ...] = (0, 1, 2, 3)) -> np.ndarray:
+        """dL/dx storage with axes ``perm``: uninitialised when the windows tile x exactly (every entry gets
+        written once)."""
         n, c, h, w = self._x_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         tiles = (sh, sw) == (kh, kw) and h % kh == 0 and w % kw == 0
-        return np.empty(self._x_shape, dtype=dtype) if tiles else np.zeros(self._x_shape, dtype=dtype)
+        shape = tuple(self._x_shape[axis] for axis in perm)
+        return np.empty(shape, dtype=dtype) if tiles else np.zeros(shape, dtype=dtype)
 
     def config(self) -> dict[str, Any]:
         return {"type": type(self).__name__, "kernel_size": list(self.kernel_size), "stride": list(self.stride)}
+
+
+def _batch_axes_in_memory_order(x: np.ndarray) -> tuple[int, int, int, int]:
+    """(1, 0, 2, 3) if x: (N, C, H, W) is a view of channel-major memory (C, N, H, W), else (0, 1, 2, 3)."""
+    return (1, 0, 2, 3) if memory_order(x)[:2] == (1, 0) and x.shape[0] > 1 else (0, 1, 2, 3)
 
 
 def _corners(x: np.ndarray) -> np.ndarray:
@@ -79,11 +87,14 @@ class MaxPool2D(_Pool2D):
         self._x_shape = x.shape
         if self.kernel_size == (2, 2) and self.stride == (2, 2):
             next(self._views(x))  # validates the shape
-            (a, b), (c, d) = np.ascontiguousarray(_corners(x))
+            # Work in memory order (N and C swapped for a channel-major Conv2D output) and hand back the
+            # same layout, so neither this layer nor the next makes a transposing copy.
+            self._perm = _batch_axes_in_memory_order(x)
+            (a, b), (c, d) = np.ascontiguousarray(_corners(x.transpose(self._perm)))
             top, bottom = np.maximum(a, b), np.maximum(c, d)
             self._masks = (b > a, d > c, bottom > top)
             self._x = self._y = None
-            return np.maximum(top, bottom, out=top)
+            return np.maximum(top, bottom, out=top).transpose(self._perm)
         self._masks = None
         best = None
         for _, view in self._views(x):
@@ -92,9 +103,9 @@ class MaxPool2D(_Pool2D):
         return best
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        dx = self._grad_buffer(grad_out.dtype)
         if self._masks is not None:
             b_wins, d_wins, bottom_wins = self._masks
+            grad_out = grad_out.transpose(self._perm)  # the forward's frame (its own inverse: swaps N, C)
             shares = np.empty((2, 2) + grad_out.shape, dtype=grad_out.dtype)  # same corner layout as forward
             (g_a, g_b), (g_c, g_d) = shares
             np.multiply(grad_out, bottom_wins, out=g_c)
@@ -103,9 +114,11 @@ class MaxPool2D(_Pool2D):
             g_a -= g_b
             np.multiply(g_c, d_wins, out=g_d)
             g_c -= g_d
+            dx = self._grad_buffer(grad_out.dtype, self._perm)
             for (_, view), share in zip(self._views(dx), (g_a, g_b, g_c, g_d)):
                 view[...] = share
-            return dx
+            return dx.transpose(self._perm)
+        dx = self._grad_buffer(grad_out.dtype)
         overlapping = self._overlapping()
         unclaimed = None  # windows whose maximum has not been routed yet
         for (_, view), (_, dview) in zip(self._views(self._x), self._views(dx)):

@@ -27,8 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import (Adam, Conv2D, Dense, Flatten, MaxPool2D, Module, ReLU, Sequential,  # noqa: E402
+from engine import (Adam, Conv2D, DataParallel, Dense, MaxPool2D, Module, Sequential,  # noqa: E402
                     SoftmaxCrossEntropy, keep_freed_memory)
+from vision.models import cnn, mlp  # noqa: E402
 
 EPOCH_IMAGES = 60_000
 
@@ -97,17 +98,6 @@ def bench_layers(batch: int, repeat: int) -> None:
     row("MaxPool2D 2x2 on 16x28x28 backward", time_call(lambda: pool.backward(y), repeat))
 
 
-def mlp(rng: np.random.Generator) -> Sequential:
-    return Sequential(Flatten(), Dense(784, 256, rng=rng), ReLU(), Dense(256, 128, rng=rng), ReLU(),
-                      Dense(128, 10, rng=rng))
-
-
-def cnn(rng: np.random.Generator) -> Sequential:
-    return Sequential(Conv2D(1, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
-                      Conv2D(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
-                      Flatten(), Dense(32 * 7 * 7, 128, rng=rng), ReLU(), Dense(128, 10, rng=rng))
-
-
 def model_flops(model: Sequential, x: np.ndarray) -> float:
     """Multiply-add FLOPs of one training step: forward, dW and dx (none for the first layer)."""
     total, first = 0.0, True
@@ -132,9 +122,11 @@ def bench_steps(batch: int, repeat: int) -> None:
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     steps_per_epoch = math.ceil(EPOCH_IMAGES / batch)
-    cases = [("MLP 784-256-128-10", mlp, False), ("CNN conv16-pool-conv32-pool-128-10", cnn, False),
-             ("MLP, also computing dL/dx of the input", mlp, True), ("CNN, also computing dL/dx of the input", cnn, True)]
-    for name, build, input_grad in cases:
+    cases = [("MLP 784-256-128-10", mlp, False, 1), ("CNN conv16-pool-conv32-pool-128-10", cnn, False, 1),
+             ("CNN, 2 data-parallel slices (as trained)", cnn, False, 2),
+             ("MLP, also computing dL/dx of the input", mlp, True, 1),
+             ("CNN, also computing dL/dx of the input", cnn, True, 1)]
+    for name, build, input_grad, shards in cases:
         model = build(np.random.default_rng(0))
         model.input_grad = input_grad  # False: the input is data, its gradient is not needed
         loss_fn, opt = SoftmaxCrossEntropy(), Adam(model.parameters())
@@ -144,10 +136,16 @@ def bench_steps(batch: int, repeat: int) -> None:
             loss_fn.forward(model(x), y)
             model.backward(loss_fn.backward())
             opt.step()
-        timing = time_call(step, repeat)
+
+        def parallel_step() -> None:
+            opt.zero_grad()
+            parallel.forward_backward(x, y)
+            opt.step()
+        with DataParallel(model, SoftmaxCrossEntropy, shards=shards) as parallel:
+            timing = time_call(step if shards == 1 else parallel_step, repeat)
         row(name, timing, model_flops(model, x),
             f"{timing.median * steps_per_epoch:6.2f} / {timing.best * steps_per_epoch:.2f}")
-        if not input_grad:
+        if not input_grad and shards == 1:
             row("  of which Adam.step()", time_call(opt.step, repeat))
 
 

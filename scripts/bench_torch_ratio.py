@@ -26,27 +26,28 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import Adam, SoftmaxCrossEntropy, keep_freed_memory  # noqa: E402
+from engine import Adam, DataParallel, SoftmaxCrossEntropy, keep_freed_memory  # noqa: E402
 from vision.data import as_float_images, load_mnist  # noqa: E402
-from vision.models import build_model  # noqa: E402
+from vision.models import PRESETS, build_model  # noqa: E402
 
 BATCH = 128
 LINE = re.compile(r"torch (\w+) epoch \d+ train_s ([0-9.]+)")
 
 
 def engine_epoch_seconds(name: str, x: np.ndarray, y: np.ndarray, seed: int) -> float:
-    """Seconds for one training epoch (gather, forward, backward, Adam) of our engine over x, y."""
+    """Seconds for one training epoch (gather, forward, backward, Adam) of our engine over x, y, run as the
+    digit benchmark's trainer runs it (the preset's data-parallel slices)."""
     model = build_model(name, seed)
-    loss_fn, optimizer = SoftmaxCrossEntropy(), Adam(model.parameters(), lr=1e-3)
+    optimizer = Adam(model.parameters(), lr=1e-3)
     order = np.random.default_rng(seed).permutation(len(x))
-    start = time.perf_counter()
-    for i in range(0, len(x), BATCH):
-        batch = order[i:i + BATCH]
-        optimizer.zero_grad()
-        loss_fn.forward(model(x[batch]), y[batch])
-        model.backward(loss_fn.backward(), input_grad=False)
-        optimizer.step()
-    return time.perf_counter() - start
+    with DataParallel(model, SoftmaxCrossEntropy, shards=PRESETS[name].shards) as parallel:
+        start = time.perf_counter()
+        for i in range(0, len(x), BATCH):
+            batch = order[i:i + BATCH]
+            optimizer.zero_grad()
+            parallel.forward_backward(x[batch], y[batch])
+            optimizer.step()
+        return time.perf_counter() - start
 
 
 def torch_epoch_seconds(python: str, reference: str, npz: Path, name: str, seed: int) -> float:

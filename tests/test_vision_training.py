@@ -5,6 +5,8 @@ import io
 import numpy as np
 import pytest
 
+import engine.blas
+
 from vision.augment import random_shift
 from vision.evaluate import confusion_matrix, evaluate
 from vision.models import PRESETS, build_model
@@ -70,13 +72,14 @@ def test_presets_have_the_reference_shapes():
         assert out.shape == (3, 10) and out.dtype == np.float32
 
 
-def test_training_learns_and_is_reproducible():
+@pytest.mark.parametrize("preset,shards", [("mlp", 1), ("cnn", 2)])
+def test_training_learns_and_is_reproducible(preset, shards):
     x, y = _bars(600, 0)
     xv, yv = _bars(200, 1)
-    config = TrainConfig(epochs=2, batch_size=64, lr=2e-3, seed=3)
+    config = TrainConfig(epochs=2, batch_size=64, lr=2e-3, seed=3, shards=shards)
     runs = []
     for seed in (3, 3, 4):
-        model = build_model("mlp", seed)
+        model = build_model(preset, seed)
         result = train(model, x, y, xv, yv, TrainConfig(**{**config.__dict__, "seed": seed}),
                        log=lambda m: None, progress=False)
         runs.append((result, model.state_dict()))
@@ -89,7 +92,7 @@ def test_training_learns_and_is_reproducible():
     assert first.history[-1].train_loss < first.history[0].train_loss
     assert first.history[-1].lr == pytest.approx(0.0, abs=1e-9)  # cosine decays to 0 at the end
     assert first.images_per_second > 0 and first.train_seconds > 0
-    model = build_model("mlp", 3)
+    model = build_model(preset, 3)
     untrained = evaluate(model, xv, yv).accuracy
     model.load_state_dict(w1)  # the kept weights are those of the best validation epoch
     assert evaluate(model, xv, yv).accuracy == first.history[first.best_epoch - 1].val_accuracy != untrained
@@ -114,11 +117,19 @@ class _InterruptAfter(np.ndarray):
         return np.asarray(self).__getitem__(index)
 
 
-def test_ctrl_c_keeps_the_completed_epochs():
+@pytest.mark.parametrize("shards", [1, 2])
+def test_ctrl_c_keeps_the_completed_epochs(shards):
     x, y = _bars(200, 0)
     _InterruptAfter.budget = 2 * 2 + 1  # two epochs of two batches, then Ctrl-C during the third epoch
     messages = []
+    threads_before = _blas_threads()
     result = train(build_model("mlp", 0), x.view(_InterruptAfter), y, x, y,
-                   TrainConfig(epochs=5, batch_size=100), log=messages.append, progress=False)
+                   TrainConfig(epochs=5, batch_size=100, shards=shards), log=messages.append, progress=False)
     assert result.interrupted and len(result.history) == 2
     assert any("interrupted" in m for m in messages)
+    assert _blas_threads() == threads_before  # the data-parallel loop gave BLAS its threads back
+
+
+def _blas_threads():
+    entry_points = engine.blas._openblas()
+    return None if entry_points is None else entry_points[1]()

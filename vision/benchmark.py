@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--patience", type=_positive_int, default=PATIENCE,
                         help="stop a model after this many epochs without a better validation accuracy "
                         f"(default: {PATIENCE})")
+    parser.add_argument("--shards", type=_positive_int, metavar="K",
+                        help="run each batch as K slices in parallel threads, one per core (default: each model's "
+                             "own: 2 for the CNNs, 1 for the MLPs); part of the numerics, so it is a config value")
     parser.add_argument("--augment", action="store_true", help="train on digits randomly shifted by up to 2 pixels")
     parser.add_argument("--limit", type=_int, metavar="N", help="use only the first N training digits (quick runs)")
     parser.add_argument("--data-dir", type=Path, help="folder holding/caching mnist.npz")
@@ -214,8 +217,8 @@ def run(args: argparse.Namespace, out_dir: Path, *, spec: Mapping[str, ArraySpec
         preset = PRESETS[name]
         config = TrainConfig(epochs=args.epochs or preset.epochs, batch_size=args.batch_size, lr=args.lr or preset.lr,
                              optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule,
-                             seed=args.seed,
-                             patience=args.patience, augment=args.augment)
+                             seed=args.seed, patience=args.patience, augment=args.augment,
+                             shards=args.shards or preset.shards)
         model = build_model(name, args.seed)
         _log(f"\n{name}: {preset.description}, {model.num_parameters():,} parameters, {config.epochs} epochs, "
              f"{config.optimizer} lr {config.lr:g} ({config.schedule})")
@@ -234,7 +237,7 @@ def run(args: argparse.Namespace, out_dir: Path, *, spec: Mapping[str, ArraySpec
             "preset": name, "description": preset.description, "params": model.num_parameters(),
             "epochs": len(result.history), "epochs_planned": config.epochs, "best_epoch": result.best_epoch,
             "batch_size": config.batch_size, "optimizer": config.optimizer, "lr": config.lr,
-            "weight_decay": config.weight_decay,
+            "weight_decay": config.weight_decay, "shards": config.shards,
             "schedule": config.schedule, "stopped_early": result.stopped_early, "interrupted": result.interrupted,
             "seconds_per_epoch": result.train_seconds / len(result.history),
             "train_images_per_second": result.images_per_second, "train_seconds": result.train_seconds,

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from engine import SGD, Adam, AdamW, CosineLR, Module, SoftmaxCrossEntropy, StepLR, keep_freed_memory
+from engine import SGD, Adam, AdamW, CosineLR, DataParallel, Module, SoftmaxCrossEntropy, StepLR, keep_freed_memory
 from vision.augment import random_shift
 from vision.evaluate import evaluate
 from vision.progress import ProgressBar, format_duration
@@ -35,6 +35,7 @@ class TrainConfig:
     patience: int | None = None
     augment: bool = False
     eval_batch_size: int = 500
+    shards: int = 1  # each batch runs as this many slices in parallel threads (engine.parallel.DataParallel)
 
 
 @dataclass
@@ -100,8 +101,8 @@ def train(model: Module, x_train: np.ndarray, y_train: np.ndarray, x_val: np.nda
     """
     keep_freed_memory()  # a CNN step frees and reallocates MBs: recycle them instead of page-faulting
     rng = np.random.default_rng(config.seed)
-    loss_fn = SoftmaxCrossEntropy()
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.weight_decay)
+    parallel = DataParallel(model, SoftmaxCrossEntropy, shards=config.shards)
     n = len(x_train)
     steps = math.ceil(n / config.batch_size)
     schedule = make_schedule(config.schedule, optimizer, config.epochs, steps, config.warmup_epochs)
@@ -115,23 +116,22 @@ def train(model: Module, x_train: np.ndarray, y_train: np.ndarray, x_val: np.nda
             bar = ProgressBar(steps, f"{name} epoch {epoch}/{config.epochs}", unit="batch", enabled=progress,
                               transient=True)
             start = time.perf_counter()
-            for i in range(steps):
-                batch = order[i * config.batch_size:(i + 1) * config.batch_size]
-                xb, yb = x_train[batch], y_train[batch]
-                if config.augment:
-                    xb = random_shift(xb, rng)
-                optimizer.zero_grad()
-                logits = model(xb)
-                loss = loss_fn.forward(logits, yb)
-                # The images are data, not parameters: skip computing dL/dx for them.
-                model.backward(loss_fn.backward(), input_grad=False)
-                optimizer.step()
-                if schedule is not None:
-                    schedule.step()
-                loss_sum += loss * len(batch)
-                correct += int((logits.argmax(axis=1) == yb).sum())
-                seen = min(n, (i + 1) * config.batch_size)
-                bar.update(1, loss=loss_sum / seen, acc=f"{100 * correct / seen:.2f}%")
+            with parallel:  # BLAS runs one thread per slice only inside the loop; evaluation gets them all
+                for i in range(steps):
+                    batch = order[i * config.batch_size:(i + 1) * config.batch_size]
+                    xb, yb = x_train[batch], y_train[batch]
+                    if config.augment:
+                        xb = random_shift(xb, rng)
+                    optimizer.zero_grad()
+                    # Forward, loss and backward (parameter gradients only: the images are data).
+                    loss, logits = parallel.forward_backward(xb, yb)
+                    optimizer.step()
+                    if schedule is not None:
+                        schedule.step()
+                    loss_sum += loss * len(batch)
+                    correct += int((logits.argmax(axis=1) == yb).sum())
+                    seen = min(n, (i + 1) * config.batch_size)
+                    bar.update(1, loss=loss_sum / seen, acc=f"{100 * correct / seen:.2f}%")
             seconds = time.perf_counter() - start
             bar.close()
             val = evaluate(model, x_val, y_val, batch_size=config.eval_batch_size)
