@@ -103,6 +103,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         out += [f"- **{name}** ({model['description']}): {model['optimizer']} lr {model['lr']:g}{decay}, "
                 f"{model['schedule']} schedule, {model['epochs']} of {model['epochs_planned']} epochs, "
                 f"best validation epoch {model['best_epoch']}"
+                + (f", each batch as {model['shards']} data-parallel slices" if model.get("shards", 1) > 1 else "")
                 + (", stopped early" if model.get("stopped_early") else "")
                 + (", interrupted" if model.get("interrupted") else "")
                 + (f"; weights in `{model['model_file']}`" if model.get("model_file") else "") + "."]
