@@ -176,6 +176,9 @@ def cmd_evolve(args: argparse.Namespace, extra: dict[str, str]) -> int:
         save_dir = Path(args.save_dir or time.strftime("runs/cars-%Y%m%d-%H%M%S"))
 
     window = None if args.headless else window_entry("cars.window_evolve", "run_evolve_window", "cars evolve")
+    if window is not None:  # before the run folder is made: no display must leave nothing behind
+        window_entry("cars.window_common", "ensure_display", "cars evolve")(
+            must_be_visible=args.screenshot is None and args.frames is None)
     run = EvolutionRun(config, save_dir, resume=bool(args.resume), log=print)
     if not args.resume:
         print(f"run folder {save_dir}: config.toml, seed {config.seed}; population {config.evolution.population}, "

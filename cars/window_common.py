@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 
 import pygame
@@ -23,18 +24,46 @@ class WindowError(ValueError):
     """No window could be opened (no display); the message is one line and suggests a way out."""
 
 
-def open_window(title: str, size: tuple[int, int] = DEFAULT_SIZE) -> pygame.Surface:
-    """Initialise only what we need (display, fonts: no audio) and open a resizable window."""
+INVISIBLE_DRIVERS = ("offscreen", "dummy")  # SDL video drivers that draw into memory only
+NO_DISPLAY_HINT = ("without a display, use --headless where the command has it, or render frames with "
+                   "SDL_VIDEODRIVER=dummy and --screenshot PATH --frames N")
+
+
+def ensure_display(must_be_visible: bool = False) -> None:
+    """Initialise pygame's display, or raise a one-line WindowError.
+
+    With ``must_be_visible``, refuse SDL's fallback to a memory-only driver (what it picks on a
+    machine with no display): an interactive window nobody can see would run forever unseen.
+    Asking for such a driver by name (SDL_VIDEODRIVER=dummy, as tests and screenshots do) is allowed.
+    Commands call it before creating anything on disk, so a missing display leaves nothing behind.
+    """
+    if (must_be_visible and sys.platform.startswith("linux") and not os.environ.get("SDL_VIDEODRIVER")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        # Said before SDL starts, so SDL's own complaints about the missing display are not printed too.
+        raise WindowError("no display to show the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+                          + NO_DISPLAY_HINT)
     try:
         pygame.display.init()
+    except pygame.error as exc:
+        raise WindowError(f"cannot open a window ({exc}); {NO_DISPLAY_HINT}") from None
+    driver = pygame.display.get_driver()
+    if must_be_visible and driver in INVISIBLE_DRIVERS and os.environ.get("SDL_VIDEODRIVER", "") != driver:
+        pygame.display.quit()
+        raise WindowError(f"no display to show the window on (SDL fell back to its {driver!r} driver); "
+                          + NO_DISPLAY_HINT)
+
+
+def open_window(title: str, size: tuple[int, int] = DEFAULT_SIZE, *, must_be_visible: bool = False) -> pygame.Surface:
+    """Initialise only what we need (display, fonts: no audio) and open a resizable window."""
+    ensure_display(must_be_visible)
+    try:
         pygame.font.init()
         pygame.display.set_caption(title)
         pygame.key.set_repeat(300, 40)
         return pygame.display.set_mode(size, pygame.RESIZABLE)
     except pygame.error as exc:
         pygame.display.quit()
-        raise WindowError(f"cannot open a window ({exc}); without a display, set SDL_VIDEODRIVER=dummy and "
-                          "use --screenshot PATH --frames N, or --headless where the command has it") from None
+        raise WindowError(f"cannot open a window ({exc}); {NO_DISPLAY_HINT}") from None
 
 
 def save_screenshot(surface: pygame.Surface, path: str | os.PathLike) -> Path:
@@ -57,9 +86,9 @@ def run_loop(app, title: str, *, screenshot: str | os.PathLike | None = None, fr
     """
     if frames is not None and frames < 1:
         raise WindowError(f"--frames must be at least 1, got {frames}")
-    screen = open_window(title, size)
+    capped = screenshot is None and frames is None  # interactive: someone must be able to see it
+    screen = open_window(title, size, must_be_visible=capped)
     clock = pygame.time.Clock()
-    capped = screenshot is None and frames is None
     count = 0
     try:
         while app.running:

@@ -142,6 +142,31 @@ def test_missing_window_is_reported_in_one_line(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "runs").exists()  # nothing was started
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the DISPLAY check is for Linux desktops")
+def test_no_display_is_reported_in_one_line_before_anything_is_written(monkeypatch, capsys, tmp_path):
+    for name in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    line = one_error_line(*run_cli(capsys, "evolve", *FAST)[::2])
+    assert "no display" in line and "--headless" in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_sdl_falling_back_to_an_invisible_driver_is_refused(monkeypatch, capsys, tmp_path):
+    pygame = pytest.importorskip("pygame")
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    monkeypatch.setattr(pygame.display, "get_driver", lambda: "offscreen")  # what SDL picks with no display
+    monkeypatch.chdir(tmp_path)
+    line = one_error_line(*run_cli(capsys, "evolve", *FAST)[::2])
+    assert "'offscreen' driver" in line
+    assert not (tmp_path / "runs").exists()
+    # rendering frames for a screenshot needs no visible window
+    code, _, err = run_cli(capsys, "evolve", *FAST, "--screenshot", str(tmp_path / "shot.png"), "--frames", "2")
+    assert code == 0, err
+    assert (tmp_path / "shot.png").stat().st_size > 1000
+
+
 def test_python_dash_m_cars_runs():
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     proc = subprocess.run([sys.executable, "-m", "cars", "tracks"], capture_output=True, text=True, env=env, timeout=60)
