@@ -142,7 +142,8 @@ def check_json_path(path: str | None) -> None:
 
 
 def cmd_evolve(args: argparse.Namespace, extra: dict[str, str]) -> int:
-    from cars.evolution_run import EvolutionRun, load_run_config
+    from cars.evolution_run import EvolutionRun
+    from cars.run_files import load_run_config
 
     check_json_path(args.json)
 

@@ -13,7 +13,7 @@ import engine
 from engine import ModelFileError
 
 from cars.config import Config
-from cars.evolution_run import champion_config
+from cars.run_files import champion_config
 from cars.progress import CRASHED, STATUS_NAMES
 from cars.simulation import Simulation
 from cars.track import Track

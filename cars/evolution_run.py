@@ -8,7 +8,7 @@
 A generation: every genome drives each of the generation's tracks (the config's tracks plus
 `track.generated` fresh procedural ones), one Simulation per track run in turn; the per-track
 fitnesses are combined (mean or worst); the history row is recorded; the next population is bred
-(cars.evolution) and everything is saved atomically in the run folder:
+(cars.evolution) and everything is saved atomically in the run folder (cars.run_files reads and writes them):
 
     config.toml     the resolved configuration          seed.txt      the seed
     history.csv     one row per generation              champion.npz  best brain (engine format + metadata)
@@ -20,9 +20,6 @@ its state at the start of a generation, so a resumed run repeats exactly what an
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import time
 from pathlib import Path
@@ -31,25 +28,18 @@ from typing import Any, Callable
 import numpy as np
 
 import engine
-from engine.atomic import write_bytes_atomic as atomic_write
+from engine.atomic import write_bytes_atomic
 from cars.brain import build_brain, initial_genomes
-from cars.config import Config, ConfigError, config_from_dict
+from cars.config import Config, ConfigError
 from cars.evolution import Operators, diversity, next_generation
 from cars.progress import CRASHED, STALLED, BACKWARDS
+from cars.run_files import (CHAMPION_KIND, CHECKPOINT_FORMAT, RunError, read_checkpoint, write_checkpoint,
+                            write_history)
 from cars.simulation import Simulation
 from cars.track import Track, load_track, shipped_track_names
 
-CHECKPOINT_FORMAT = "cars-checkpoint/1"
-CHAMPION_KIND = "cars-champion/1"
-HISTORY_COLUMNS = ("generation", "best_fitness", "mean_fitness", "median_fitness", "laps", "best_lap_seconds",
-                   "diversity", "seconds", "car_steps", "car_steps_per_second", "alive", "mutation_rate",
-                   "mutation_sigma", "elitism", "population", "tracks")
 LIVE_PARAMS = ("mutation_rate", "mutation_sigma", "elitism", "population")
 GENERATED_SEEDS = 1_000_000  # training tracks use seeds below this; benchmarks test on seeds above it
-
-
-class RunError(ValueError):
-    """A run folder that cannot be used (one line naming the folder and the problem)."""
 
 
 class EvolutionRun:
@@ -96,8 +86,8 @@ class EvolutionRun:
         self.params = {"mutation_rate": c.evolution.mutation_rate, "mutation_sigma": c.evolution.mutation_sigma,
                        "elitism": c.evolution.elitism, "population": c.evolution.population}
         self.gen_params = dict(self.params)
-        atomic_write(self.save_dir / "config.toml", c.to_toml().encode())
-        atomic_write(self.save_dir / "seed.txt", f"{c.seed}\n".encode())
+        write_bytes_atomic(self.save_dir / "config.toml", c.to_toml().encode())
+        write_bytes_atomic(self.save_dir / "seed.txt", f"{c.seed}\n".encode())
         self._snapshot()
         self._write_checkpoint()
 
@@ -306,7 +296,7 @@ class EvolutionRun:
         written = []
         if self.champion_genome is not None:
             written.append(self.save_champion(self.save_dir / "champion.npz"))
-        written.append(self._write_history())
+        written.append(write_history(self.save_dir / "history.csv", self.history))
         written.append(self._write_checkpoint())
         return written
 
@@ -319,44 +309,13 @@ class EvolutionRun:
         engine.save(model, path, metadata=meta)
         return path
 
-    def _write_history(self) -> Path:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in self.history:
-            writer.writerow({k: format_cell(row[k]) for k in HISTORY_COLUMNS})
-        path = self.save_dir / "history.csv"
-        atomic_write(path, buf.getvalue().encode())
-        return path
-
     def _write_checkpoint(self) -> Path:
         snap = self._snap
-        arrays = {"genomes": snap["genomes"], "state": np.array(json.dumps(snap["state"]))}
-        if snap["champion"] is not None:
-            arrays["champion"] = snap["champion"]
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        path = self.save_dir / "checkpoint.npz"
-        atomic_write(path, buf.getvalue())
-        return path
+        return write_checkpoint(self.save_dir / "checkpoint.npz", snap["genomes"], snap["state"], snap["champion"])
 
     def _load_checkpoint(self) -> None:
-        path = self.save_dir / "checkpoint.npz"
-        if not path.is_file():
-            raise RunError(f"{self.save_dir}: no checkpoint.npz to resume from")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                genomes = data["genomes"]
-                state = json.loads(str(data["state"]))
-                champion = data["champion"] if "champion" in data.files else None
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            raise RunError(f"{path}: not a readable checkpoint ({e})") from None
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise RunError(f"{path}: not a cars checkpoint (format {state.get('format')!r})")
-        if state["genome_size"] != self.genome_size or genomes.shape[1] != self.genome_size:
-            raise RunError(f"{path}: its brains have {genomes.shape[1]} weights but the config's brain needs "
-                           f"{self.genome_size}; resume with the run's own config.toml")
-        self.genomes = genomes.astype(np.float32)
+        self.genomes, state, self.champion_genome = read_checkpoint(self.save_dir / "checkpoint.npz",
+                                                                    self.genome_size)
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = state["rng"]
         self.generation = int(state["generation"])
@@ -366,37 +325,11 @@ class EvolutionRun:
         self.best_fitness = state["best_fitness"] if state["best_fitness"] is not None else float("-inf")
         self.first_lap_generation = state["first_lap_generation"]
         self.champion_tracks = state.get("champion_tracks", [])
-        self.champion_genome = None if champion is None else champion.astype(np.float32)
         for name in self.track_names:
             self._track(name)
         self._snapshot()
         self.log(f"resumed {self.save_dir} at generation {self.generation} "
                  f"({len(self.history)} generations in history)")
-
-
-def load_run_config(save_dir: str | os.PathLike) -> Config:
-    """The resolved config.toml of a run folder."""
-    from cars.config import load_config
-
-    path = Path(save_dir) / "config.toml"
-    if not path.is_file():
-        raise RunError(f"{save_dir}: not a run folder (no config.toml)")
-    return load_config(path)
-
-
-def champion_config(metadata: dict[str, Any], source: str) -> Config:
-    """The Config stored in a champion file's metadata."""
-    if not isinstance(metadata, dict) or "config" not in metadata:
-        raise ConfigError(f"{source}: not a cars champion (its metadata has no config)")
-    return config_from_dict(metadata["config"], source)
-
-
-def format_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
 
 
 def format_seconds(seconds: float) -> str:

@@ -7,7 +7,8 @@ import pytest
 
 import engine
 from cars.config import ConfigError, load_config
-from cars.evolution_run import HISTORY_COLUMNS, EvolutionRun, RunError
+from cars.evolution_run import EvolutionRun
+from cars.run_files import HISTORY_COLUMNS, RunError
 from cars.track import load_track, shipped_track_names
 
 TIMING = {"seconds", "car_steps_per_second"}
