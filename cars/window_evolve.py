@@ -17,16 +17,16 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
 from cars import ui_theme as theme  # noqa: E402
-from cars.hud_inspect import INSPECTOR_SIZE, draw_inspector, lap_time_text  # noqa: E402
-from cars.hud_panel import Row, Toasts, bar, draw_badge, draw_info_panel, draw_legend  # noqa: E402
-from cars.hud_panel import rows_height, section, side_layout  # noqa: E402
+from cars.hud_evolve import EvolveHud  # noqa: E402
+from cars.hud_inspect import INSPECTOR_SIZE, draw_inspector  # noqa: E402
+from cars.hud_panel import Toasts, draw_badge, draw_info_panel, draw_legend, rows_height, side_layout  # noqa: E402
 from cars.hud_params import PARAM_LABELS, fmt_param, ladder_step  # noqa: E402
 from cars.render_cars import CarRenderer, pick_car  # noqa: E402
 from cars.render_track import TrackLayer  # noqa: E402
 from cars.sensors import ray_angles  # noqa: E402
 from cars.ui_help import SPEEDS, Binding, HelpOverlay, dispatch_key, playback_bindings  # noqa: E402
 from cars.view_camera import Camera  # noqa: E402
-from cars.viz_chart import FitnessChart, history_series  # noqa: E402
+from cars.viz_chart import FitnessChart  # noqa: E402
 from cars.viz_network import NetworkDiagram, brain_inputs, ray_labels  # noqa: E402
 from cars.window_common import DEFAULT_SIZE, run_loop  # noqa: E402
 
@@ -93,27 +93,26 @@ class EvolveWindow:
         self._layers: dict[int, TrackLayer] = {}
         self._brain_cache: tuple[tuple, object] | None = None
         self._finished_told = False
-        self._best_ever: tuple[int, str] = (-1, "-")
+        self.hud = EvolveHud()
         self._generation = run.generation
         self._sim = run.sim
-        self._steps_done = 0  # simulation steps this window advanced (for steps/s in the HUD)
-        self._rate = (time.perf_counter(), 0, 0.0)
+        self.steps_done = 0  # simulation steps this window advanced (for steps/s in the HUD)
         self.layout = self._layout(size)
-        track = self._track()
+        track = self.current_track()
         self.camera = Camera(track.bounds(), self.layout["view"])
         self.camera.max_scale = self._layer(track).max_scale()
 
     # --- layout ---------------------------------------------------------------------------------
     def _layout(self, size: tuple[int, int]) -> dict[str, pygame.Rect]:
         chart_h = int(np.clip((size[1] - 20) * 0.27, 150, 230))
-        return side_layout(size, rows_height(self._hud_rows()), chart_h)
+        return side_layout(size, rows_height(self.hud.rows(self)), chart_h)
 
     def resize(self, size: tuple[int, int]) -> None:
         self.size = size
         self.layout = self._layout(size)
         self.camera.set_viewport(tuple(self.layout["view"]))
 
-    def _track(self):
+    def current_track(self):
         sim = self.run.sim
         return sim.track if sim is not None else self.run.track
 
@@ -263,13 +262,13 @@ class EvolveWindow:
             self._after_step(self.run.step(self.speed), self.speed)
 
     def _after_step(self, rows: list[dict], steps: int = 1) -> None:
-        self._steps_done += steps
+        self.steps_done += steps
         if self.run.sim is not self._sim or self.run.generation != self._generation:
             self._sim = self.run.sim
             self._generation = self.run.generation
             self.selected = None
             self.pending.clear()
-            track = self._track()
+            track = self.current_track()
             if tuple(self.camera.bounds) != tuple(float(v) for v in track.bounds()):
                 self.camera.set_bounds(track.bounds())
                 self.camera.max_scale = self._layer(track).max_scale()
@@ -306,7 +305,7 @@ class EvolveWindow:
         view = self.layout["view"]
         surface.fill(theme.BACKGROUND)
         surface.set_clip(view)
-        self._layer(self._track()).draw(surface, self.camera)
+        self._layer(self.current_track()).draw(surface, self.camera)
         if target is not None:
             # generation 0 is random: nobody was carried over yet
             elitism = int(self.param_now("elitism")) if self.run.generation > 0 else 0
@@ -336,76 +335,14 @@ class EvolveWindow:
         if self.turbo:
             x = draw_badge(surface, "TURBO", theme.ACCENT, (x, 12)).right + 8
         label = "follow camera" if self.camera.follow else "whole track"
-        surface.blit(theme.text(f"{self._track().name}  -  {label}  -  H for help", 18, theme.TEXT_DIM), (x + 4, 15))
-
-    def _hud_rows(self, sim=None, fitness=None, leader=None) -> list[Row]:
-        ev = self.config.evolution
-        rows: list[Row] = []
-        if leader is not None:
-            n = len(sim.x)
-            alive = int(np.count_nonzero(sim.alive))
-            max_steps = int(getattr(sim, "max_steps", 0) or self.config.simulation.max_steps)
-            rows.append(bar("cars alive", alive / n, f"{alive} / {n}", theme.GOOD))
-            rows.append(bar("step", sim.steps / max(max_steps, 1), f"{sim.steps} / {max_steps}", theme.ACCENT))
-            rows.append(Row("best this gen", f"{float(np.max(fitness)):.3f} laps", theme.CHART_BEST))
-            rows.append(self._best_ever_row())
-            laps = int(sim.laps[leader])
-            lap_time = lap_time_text(int(sim.best_lap_steps[leader]), getattr(sim, "dt", None))
-            rows.append(Row("leader", f"lap {laps}  best {lap_time}", theme.TEXT))
-        else:
-            rows += [bar("cars alive", 0, ""), bar("step", 0, ""), Row("best this gen"), self._best_ever_row(),
-                     Row("leader")]
-        rows.append(Row("track", self._track_label(), theme.TEXT))
-        speed = "turbo" if self.turbo else f"{self.speed}x"
-        rows.append(Row("speed", f"{speed}   {self.fps:.0f} FPS   {self._steps_per_second()}", theme.TEXT))
-        rows.append(section("evolution  (keys 1-8)"))
-        for name in ("population", "elitism"):
-            rows.append(self._param_row(name))
-        tournament = f" (k={ev.tournament_size})" if ev.selection == "tournament" else ""
-        rows.append(Row("selection", f"{ev.selection}{tournament}", theme.TEXT))
-        crossover = "none" if ev.crossover == "none" else f"{ev.crossover} ({ev.crossover_rate:g})"
-        rows.append(Row("crossover", crossover, theme.TEXT))
-        for name in ("mutation_rate", "mutation_sigma"):
-            rows.append(self._param_row(name))
-        return rows
-
-    def _best_ever_row(self) -> Row:
-        """The best generation score so far (run.best_fitness is the latest generation's best, which can
-        drop when the tracks change from one generation to the next)."""
-        history = self.run.history
-        if self._best_ever[0] != len(history):
-            best = history_series(history, "best")
-            self._best_ever = (len(history), f"{np.nanmax(best):.3f} laps" if np.isfinite(best).any() else "-")
-        return Row("best ever", self._best_ever[1], theme.GOLD)
-
-    def _track_label(self) -> str:
-        """The track being driven, and which of this generation's tracks it is when there are several."""
-        track = self._track()
-        tracks = getattr(self.run, "tracks", None) or [track]
-        position = next((i for i, t in enumerate(tracks) if t is track), None)
-        if len(tracks) > 1 and position is not None:
-            return f"{track.name}  ({position + 1} of {len(tracks)})"
-        return track.name
-
-    def _param_row(self, name: str) -> Row:
-        now, nxt = self.param_now(name), self.param_value(name)
-        if fmt_param(name, nxt) != fmt_param(name, now):
-            return Row(PARAM_LABELS[name], f"{fmt_param(name, now)} -> {fmt_param(name, nxt)} next gen", theme.WARN)
-        return Row(PARAM_LABELS[name], fmt_param(name, now), theme.TEXT)
-
-    def _steps_per_second(self) -> str:
-        t0, s0, rate = self._rate
-        now = time.perf_counter()
-        if now - t0 >= 0.5:
-            rate = (self._steps_done - s0) / (now - t0)
-            self._rate = (now, self._steps_done, rate)
-        return f"{rate:,.0f} steps/s" if rate else ""
+        title = f"{self.current_track().name}  -  {label}  -  H for help"
+        surface.blit(theme.text(title, 18, theme.TEXT_DIM), (x + 4, 15))
 
     def _draw_side(self, surface: pygame.Surface, sim, fitness: np.ndarray, leader: int | None) -> None:
         hud, chart, net = self.layout["hud"], self.layout["chart"], self.layout["net"]
         if hud.width <= 0:
             return
-        rows = self._hud_rows(sim, fitness, leader)
+        rows = self.hud.rows(self, sim, fitness, leader)
         # generations are numbered from 1, as in the headless command's output
         shown = min(self.run.generation + 1, self.config.evolution.generations)
         draw_info_panel(surface, hud, f"GENERATION {shown} / {self.config.evolution.generations}", rows)

@@ -109,7 +109,7 @@ def test_turbo_runs_many_steps_per_frame(window):
     key(window, pygame.K_t)
     assert window.turbo
     window.update()  # one frame of turbo: a time slice of pure simulation
-    assert window.run.generation >= 2 or window._steps_done > 200
+    assert window.run.generation >= 2 or window.steps_done > 200
 
 
 def test_mutation_rate_applies_next_generation_and_is_recorded(window, tmp_path):
