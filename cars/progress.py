@@ -75,6 +75,8 @@ class Road:
         n = min(self.MAX_WINDOW, int(math.ceil(reach / max(float(edges.min()), 1e-6))) + 1)
         n = min(n, (k - 1) // 2)
         self.window = np.arange(-n, n + 2)  # sections -n .. n+1 bound quads -n .. n
+        # Wall vertices, [x or y, left or right wall, j] (2, 2, K) float32: the corners a car's side can touch.
+        self.vertices = np.stack([left.T, right.T], axis=1).astype(np.float32)
         self._scratch = Scratch()
         self._work_key: tuple[int, int] | None = None
 
@@ -100,6 +102,24 @@ class Road:
         found = np.logical_or.reduce(inside, axis=1)
         quad = sections[inside[0].argmax(axis=0), columns]
         return np.where(found[0], quad, seg), np.logical_and.reduce(found, axis=0)
+
+    def wall_corner_inside(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """(m,) bool: a wall vertex near the car lies strictly inside its body, the quad xs, ys (4, m) of
+        corners in order around it. Call after `locate` (it searches the same window of sections).
+
+        Why: locate tests the body's corners only, and the wall's convex corners (the inside of a bend)
+        can poke into a car's side between them. Corners on the road and no wall vertex inside the body
+        together mean the body touches no wall. A point q is inside the convex quad when it is on the
+        same side of all four edges: cross(c[k+1] - c[k], q - c[k]) has one sign for k = 0..3.
+        """
+        sections = self._work_arrays[0]  # (W + 1, m), from the last locate
+        vx, vy = self.vertices.take(sections, axis=2)  # each (2, W + 1, m): left and right wall
+        following = [1, 2, 3, 0]
+        ex, ey = xs[following] - xs, ys[following] - ys  # (4, m) edge vectors
+        cx, cy = xs[:, None, None], ys[:, None, None]
+        side = np.sign(ex[:, None, None] * (vy - cy) - ey[:, None, None] * (vx - cx))  # (4, 2, W + 1, m)
+        inside = np.abs(side.sum(axis=0)) == 4  # the same strict side of all four edges
+        return np.logical_or.reduce(inside.reshape(-1, inside.shape[-1]), axis=0)
 
     def _work(self, p: int, m: int) -> tuple[np.ndarray, ...]:
         """Scratch arrays of locate for P points of m cars (the same arrays while P and m stay put)."""
@@ -138,7 +158,7 @@ class Progress:
     best_lap (steps of the fastest lap, 0 = none yet), car (an id the owner assigns).
     Completed laps are appended to `lap_events` as arrays (k, 4) of rows (car, lap number, lap steps, step).
 
-    Stop rules: a car stops when a tested point leaves the road (CRASHED), when its progress is
+    Stop rules: a car stops when its body touches a wall (CRASHED), when its progress is
     more than backward_tolerance behind its best (BACKWARDS), when its best progress grew by less
     than stall_distance since the previous check, checked every stall_steps steps (STALLED), or
     after max_laps laps (FINISHED).
@@ -168,13 +188,16 @@ class Progress:
 
     def update(self, xs: np.ndarray, ys: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Advance m cars whose tested points moved to xs, ys (P, m); row 0 is the car's centre (the
-        point whose progress counts), the other rows are body corners that must stay on the road.
+        point whose progress counts), the other rows are body corners that must stay on the road
+        (with P = 5, rows 1-4 are the corners in order around the body, which no wall corner may enter).
 
         `step` is the number of the step just taken (1 for the first). Returns None while every car
         keeps driving, else (stop (m,) bool, reason (m,) int8 with CRASHED/STALLED/BACKWARDS/FINISHED).
         """
         road, f, i = self.road, self.f, self.i
         seg, on_road = road.locate(xs, ys, i[0])
+        if len(xs) == 5:  # a body: the centre and its four corners
+            on_road &= ~road.wall_corner_inside(xs[1:], ys[1:])
         i[0] = seg
         s = road.arc_position(xs[0], ys[0], seg)
         ds = s - f[0]

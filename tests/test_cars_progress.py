@@ -90,6 +90,37 @@ def test_cutting_across_the_infield_crashes_and_never_earns_a_lap():
     assert prog.laps[0] == 0 and prog.best[0] < 0.2 * track.length
 
 
+def body(centre, heading, length=20.0, width=10.0):
+    """xs, ys (5, 1): the centre and the corners of a car body, in order around it."""
+    d, n = np.array([np.cos(heading), np.sin(heading)]), np.array([-np.sin(heading), np.cos(heading)])
+    points = [centre] + [centre + a * length / 2 * d + b * width / 2 * n for a, b in ((1, 1), (1, -1), (-1, -1),
+                                                                                    (-1, 1))]
+    points = np.array(points, dtype=np.float32)
+    return points[:, :1], points[:, 1:]
+
+
+def test_a_wall_corner_poking_into_the_side_of_a_car_is_a_crash():
+    """A 12-gon track: the inner wall's vertices bulge into the road. A car lying along the road with its
+    side over one of them has its centre and all four corners on the road, yet touches the wall."""
+    track = circle_track(points=12)
+    centre_of_track = np.array([600.0, 450.0])
+    walls = [np.asarray(track.left_wall), np.asarray(track.right_wall)]
+    inner = min(walls, key=lambda w: np.linalg.norm(w - centre_of_track, axis=1).mean())
+    vertex = inner[3]
+    outward = (vertex - centre_of_track) / np.linalg.norm(vertex - centre_of_track)
+    heading = np.arctan2(outward[0], -outward[1])  # along the road, perpendicular to the outward direction
+    results = {}
+    for poke in (1.0, -1.0):  # the vertex 1 unit inside the car's side, then 1 unit clear of it
+        prog = tracker(track)
+        prog.i[0] = 3  # the car was in this quad at the last step
+        xs, ys = body(vertex + outward * (5.0 - poke), heading)
+        corners_on_road = prog.road.locate(xs, ys, prog.i[0].copy())[1][0]
+        assert corners_on_road  # the old corner test alone would miss it
+        results[poke] = prog.update(xs, ys, 1)
+    assert results[1.0] is not None and results[1.0][1][0] == CRASHED
+    assert results[-1.0] is None
+
+
 def test_teleporting_far_along_the_track_is_a_crash_not_progress():
     track = circle_track()
     prog = tracker(track)
