@@ -102,11 +102,11 @@ class DataParallel:
 
         x: (N, ...) inputs, y: (N, ...) targets; predictions: (N, K), the model's outputs in batch order.
         """
+        if self.shards == 1:
+            return self._run(0, x, y, 1.0)
         n = len(x)
         bounds = [n * k // self.shards for k in range(self.shards + 1)]
         slices = [(k, bounds[k], bounds[k + 1]) for k in range(self.shards) if bounds[k + 1] > bounds[k]]
-        if self.shards == 1:
-            return self._run(0, x, y, 1.0)
         params = self.model.parameters()
         for replica in self.replicas:
             for own, shared in zip(replica.parameters(), params):
