@@ -103,11 +103,11 @@ def test_same_seed_same_result(finished_run, synthetic, tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
+    (["--epochs", "0"], "argument --epochs: expected an integer from 1 to 1000, got 0"),
     (["--limit", "-5"], "argument --limit: expected a positive number of training digits, got -5"),
     (["--models", "mlp,resnet"], "argument --models: unknown model resnet"),
-    (["--batch-size", "many"], "argument --batch-size: expected a positive integer, got 'many'"),
-    (["--lr", "-0.1"], "argument --lr: expected a positive number"),
+    (["--batch-size", "many"], "argument --batch-size: expected an integer from 1 to 4096, got 'many'"),
+    (["--lr", "-0.1"], "argument --lr: expected a number in (0, 10], got -0.1"),
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     (["--limit", "5000"], "argument --limit: only 990 training digits are available"),
 ])

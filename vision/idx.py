@@ -49,13 +49,31 @@ def parse_idx(data: bytes, source: str, *, magic: int | None = None) -> np.ndarr
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
-def read_idx(path: str | Path, *, magic: int | None = None) -> np.ndarray:
-    """Read an IDX file, gzip-compressed (``.gz``) or plain, into a uint8 array (see ``parse_idx``)."""
+def _read_limited(path: Path, max_bytes: int | None) -> bytes:
+    """The file's bytes, gunzipped if it is gzip data, reading at most ``max_bytes + 1`` unpacked bytes.
+
+    One byte past the limit is enough to know the file is too big, so a small gzip file that unpacks to
+    gigabytes is never unpacked whole.
+    """
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+        data = stream.read() if max_bytes is None else stream.read(max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
+        what = "unpacks to" if compressed else "holds"
+        raise DataError(f"{path}: {what} more than the {max_bytes:,} bytes an IDX file of this data can have")
+    return data
+
+
+def read_idx(path: str | Path, *, magic: int | None = None, max_bytes: int | None = None) -> np.ndarray:
+    """Read an IDX file, gzip-compressed or plain, into a uint8 array (see ``parse_idx``).
+
+    ``max_bytes`` bounds the (unpacked) size: reading stops just past it, with a ``DataError``.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        raw = _read_limited(path, max_bytes)
     except OSError as exc:
         if isinstance(exc, gzip.BadGzipFile):
             raise DataError(f"{path}: corrupt gzip data ({exc})") from None
@@ -63,6 +81,11 @@ def read_idx(path: str | Path, *, magic: int | None = None) -> np.ndarray:
     except (EOFError, zlib.error) as exc:
         raise DataError(f"{path}: truncated or corrupt gzip data ({exc or 'unexpected end of file'})") from None
     return parse_idx(raw, str(path), magic=magic)
+
+
+def idx_size(shape: tuple[int, ...]) -> int:
+    """Bytes of the IDX file of a uint8 array of ``shape``: header (4 + 4 per dimension) plus the data."""
+    return 4 + 4 * len(shape) + int(np.prod(shape, dtype=np.int64))
 
 
 def encode_idx(array: np.ndarray) -> bytes:

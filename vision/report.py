@@ -77,6 +77,27 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
 
+# The guide at the end of report.md.
+HOW_TO_READ = [
+    "## How to read this report", "",
+    "- *test accuracy* is the fraction of the 10,000 test digits classified correctly; *test errors* "
+    "counts the others. The test set is never used for training or model selection.",
+    "- *seconds / epoch* and *train images / s* time the training loop only (batch gather, forward, "
+    "backward, optimiser update) over the training digits; validation passes are excluded. "
+    "*inference images / s* is the forward pass alone in batches of 500.",
+    "- *peak RSS* is the process's maximum resident memory up to the end of that model's evaluation.",
+    "- Learning curves: solid lines are the training set (averaged over the epoch while the weights "
+    "change), dashed lines the validation set at the end of each epoch. A widening gap between them "
+    "means overfitting.",
+    "- Confusion matrices: row = true digit, column = predicted digit; the diagonal (green numbers) "
+    "counts correct answers, coloured cells the mistakes.",
+    "- The disagreement grid shows test digits one model gets right and the other gets wrong, captioned "
+    "`true: model prediction, model prediction`.",
+    "- `report.json` holds every number here plus the per-epoch history; the `.npz` model files "
+    "load with `engine.load`.", "",
+]
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """report.md: summary table, setup, plots, per-class precision/recall and a guide to reading it."""
     models = report["models"]
@@ -85,6 +106,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out = [f"# Digit benchmark: {' vs '.join(models) or 'no model'} on MNIST", ""]
     if report.get("interrupted"):
         out += ["**Interrupted:** this run was stopped with Ctrl-C; the numbers cover the completed epochs only.", ""]
+    if report.get("diverged"):
+        diverged = report["diverged"]
+        out += [f"**Diverged:** {diverged['model']} stopped because {diverged['reason']} ({diverged['optimizer']}, "
+                f"lr {diverged['lr']:g}); the run ended there.", ""]
     out += [f"Run {report['created']} in {report['total_seconds']:.0f} s (data loading {data['load_seconds']:.1f} s), "
             f"peak memory {report['peak_rss_mb']:,.0f} MB.", "", _markdown_table(table_rows(models)), ""]
     out += ["## Setup", "",
@@ -120,22 +145,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         rows.append([str(digit)] + [_percent(models[name]["per_class"][kind][digit])
                                     for name in models for kind in ("precision", "recall")])
     out += [_markdown_table(rows), ""]
-    out += ["## How to read this report", "",
-            "- *test accuracy* is the fraction of the 10,000 test digits classified correctly; *test errors* "
-            "counts the others. The test set is never used for training or model selection.",
-            "- *seconds / epoch* and *train images / s* time the training loop only (batch gather, forward, "
-            "backward, optimiser update) over the training digits; validation passes are excluded. "
-            "*inference images / s* is the forward pass alone in batches of 500.",
-            "- *peak RSS* is the process's maximum resident memory up to the end of that model's evaluation.",
-            "- Learning curves: solid lines are the training set (averaged over the epoch while the weights "
-            "change), dashed lines the validation set at the end of each epoch. A widening gap between them "
-            "means overfitting.",
-            "- Confusion matrices: row = true digit, column = predicted digit; the diagonal (green numbers) "
-            "counts correct answers, coloured cells the mistakes.",
-            "- The disagreement grid shows test digits one model gets right and the other gets wrong, captioned "
-            "`true: model prediction, model prediction`.",
-            "- `report.json` holds every number here plus the per-epoch history; the `.npz` model files "
-            "load with `engine.load`.", ""]
+    out += HOW_TO_READ
     return "\n".join(out)
 
 
