@@ -2,6 +2,10 @@
 losses, optimisers, learning-rate schedules, initialisers, gradient checking, persistence and
 genome tools for neuroevolution. float32 by default; images are NCHW.
 
+Each layer's forward and backward read like the equations in its docstring; the layout tricks that
+make them fast live in ``engine.kernels``, and ``engine.reference`` holds the slow loop versions of
+every layer (the readable specification both are tested against). A tour: ``docs/engine.md``.
+
     import numpy as np
     from engine import Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy
 
@@ -18,10 +22,11 @@ genome tools for neuroevolution. float32 by default; images are NCHW.
 """
 
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
-from .blas import blas_thread_control, blas_threads
+from .blas import blas_thread_control, blas_thread_count, blas_threads
 from .conv import Conv2D, col2im, im2col
 from .genome import PopulationNet, genome_size, get_genome, set_genome
 from .gradcheck import gradcheck
+from .init import INITS, init_weight
 from .layers import Dense, Dropout, Flatten
 from .losses import Loss, MSELoss, SoftmaxCrossEntropy
 from .memory import keep_freed_memory
@@ -42,5 +47,6 @@ __all__ = [
     "gradcheck", "im2col", "col2im",
     "genome_size", "get_genome", "set_genome", "PopulationNet",
     "save", "load", "load_with_metadata", "ModelFileError", "build_model", "keep_freed_memory",
-    "DataParallel", "available_cores", "blas_threads", "blas_thread_control",
+    "DataParallel", "available_cores", "blas_threads", "blas_thread_control", "blas_thread_count",
+    "INITS", "init_weight",
 ]

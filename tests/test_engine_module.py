@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-import reference_impls as ref
-from engine import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, LeakyReLU, MaxPool2D, MSELoss, Parameter, ReLU,
-                    Sequential, Sigmoid, SoftmaxCrossEntropy, Tanh)
+from engine import reference as ref
+from engine import (INITS, AvgPool2D, Conv2D, Dense, Dropout, Flatten, LeakyReLU, MaxPool2D, MSELoss, Parameter, ReLU,
+                    Sequential, Sigmoid, SoftmaxCrossEntropy, Tanh, init_weight)
 
 
 def cnn(seed):
@@ -63,6 +63,41 @@ def test_initialiser_scales():
     assert glorot.std() == pytest.approx(np.sqrt(2 / 1200), rel=0.03)
     with pytest.raises(ValueError, match="unknown init 'lecun'"):
         Dense(2, 2, init="lecun")
+
+
+@pytest.mark.parametrize("kind", INITS)
+def test_every_initialiser_has_its_documented_distribution(kind):
+    fan_in, fan_out = 300, 100
+    w = init_weight(kind, (40, fan_in, fan_out), fan_in, fan_out, np.random.default_rng(1), np.float64)
+    assert w.shape == (40, fan_in, fan_out) and w.dtype == np.float64
+    std = np.sqrt(2 / fan_in) if kind.startswith("he") else np.sqrt(2 / (fan_in + fan_out))
+    assert w.std() == pytest.approx(std, rel=0.01) and abs(w.mean()) < 0.01 * std
+    if kind in ("he_uniform", "glorot"):
+        assert np.abs(w).max() <= np.sqrt(3) * std          # uniform on [-a, a], a = sqrt(3) * std
+        assert np.abs(w).max() > 0.99 * np.sqrt(3) * std
+    else:
+        assert np.abs(w).max() > 4 * std                     # normal tails reach beyond any uniform bound
+    # a population drawn at once: independent networks, reproducible from the seed
+    assert not np.array_equal(w[0], w[1])
+    np.testing.assert_array_equal(w, init_weight(kind, (40, fan_in, fan_out), fan_in, fan_out,
+                                                 np.random.default_rng(1), np.float64))
+
+
+def test_layers_draw_he_and_glorot_as_before():
+    """Same seed, same weights as the formulas the engine has always used (saved seeds stay valid)."""
+    w = Dense(30, 20, rng=np.random.default_rng(3)).weight.data
+    np.testing.assert_array_equal(w, (np.random.default_rng(3).standard_normal((30, 20)) * np.sqrt(2 / 30))
+                                  .astype(np.float32))
+    w = Dense(30, 20, init="glorot", rng=np.random.default_rng(3)).weight.data
+    limit = np.sqrt(6 / 50)
+    np.testing.assert_array_equal(w, np.random.default_rng(3).uniform(-limit, limit, (30, 20)).astype(np.float32))
+
+
+def test_initialiser_errors():
+    with pytest.raises(ValueError, match="choose from he, he_uniform, glorot, glorot_normal"):
+        init_weight("xavier", (2, 2), 2, 2, None)
+    with pytest.raises(ValueError, match="fan_in and fan_out >= 1"):
+        init_weight("he", (0, 2), 0, 2, None)
 
 
 def test_train_eval_and_dropout():

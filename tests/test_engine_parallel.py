@@ -5,7 +5,7 @@ import pytest
 
 from engine import (Adam, Conv2D, DataParallel, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential,
                     SoftmaxCrossEntropy, blas_thread_control, blas_threads)
-from engine.blas import _openblas
+from engine.blas import blas_thread_count
 
 
 def small_cnn(seed: int, dropout: float = 0.0) -> Sequential:
@@ -107,8 +107,10 @@ def test_blas_threads_is_restored_after_the_block():
         with blas_threads(1) as limited:
             assert limited is False
         return
-    _, get_threads = _openblas()
-    before = get_threads()
+    before = blas_thread_count()
     with blas_threads(1) as limited:
-        assert limited and get_threads() == 1
-    assert get_threads() == before
+        assert limited and blas_thread_count() == 1
+        with blas_threads(2):  # nested blocks restore what they found
+            assert blas_thread_count() == 2
+        assert blas_thread_count() == 1
+    assert blas_thread_count() == before

@@ -1,0 +1,22 @@
+"""Where the engine's speed lives: the layout tricks behind the textbook layers, each explained once.
+
+The layers (``engine.conv``, ``engine.pool``, ``engine.activations``) read like their equations and
+call these for the heavy lifting; ``engine.reference`` holds the slow loop versions both are tested
+against. Nothing here changes the maths: only memory layout, buffer reuse, chunking and blocking.
+
+| module         | used by               | tricks |
+|----------------|-----------------------|--------|
+| ``conv``       | ``Conv2D``            | channel-major columns, wide rows, bias row of ones, blocked dW, chunked dcols, buffer reuse |
+| ``pool``       | ``MaxPool2D`` (2x2)   | corners in one copy, three boolean masks instead of an argmax, memory order, no zero-fill |
+| ``elementwise``| ``ReLU``              | maximum against a zero row, memory order |
+
+Related speed modules outside this package: ``engine.layout`` (working on transposed views in memory
+order), ``engine.parallel`` and ``engine.blas`` (data-parallel slices on the cores, one BLAS thread
+each), ``engine.memory`` (recycling freed memory).
+"""
+
+from .conv import ConvGeometry, ConvWorkspace, col2im, im2col, output_size
+from .elementwise import ZeroRow
+from .pool import MaxPool2x2
+
+__all__ = ["ConvGeometry", "ConvWorkspace", "im2col", "col2im", "output_size", "MaxPool2x2", "ZeroRow"]
