@@ -31,13 +31,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 import engine  # noqa: E402
-from cars.config import load_config  # noqa: E402
-from cars.drive import drive  # noqa: E402
-from cars.evolution import mutate  # noqa: E402
-from cars.evolution_run import GENERATED_SEEDS, EvolutionRun  # noqa: E402
-from cars.simulation import Simulation  # noqa: E402
-from cars.track import load_track, shipped_track_names  # noqa: E402
-from cars.trackgen import generate_track  # noqa: E402
+from cars.learn.config import load_config  # noqa: E402
+from cars.learn.drive import drive  # noqa: E402
+from cars.learn.ga import mutate  # noqa: E402
+from cars.learn.run import GENERATED_SEEDS, EvolutionRun  # noqa: E402
+from cars.sim.simulation import Simulation  # noqa: E402
+from cars.sim.track import load_track, shipped_track_names  # noqa: E402
+from cars.sim.trackgen import generate_track  # noqa: E402
 
 
 def evolve(config, generations: int, stop_at_first_lap: bool = False) -> tuple[EvolutionRun, Path]:

@@ -20,10 +20,10 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
-from cars.config import load_config  # noqa: E402
-from cars.evolution_run import EvolutionRun  # noqa: E402
-from cars.window_common import open_window  # noqa: E402
-from cars.window_evolve import EvolveWindow  # noqa: E402
+from cars.learn.config import load_config  # noqa: E402
+from cars.learn.run import EvolutionRun  # noqa: E402
+from cars.ui.window import open_window  # noqa: E402
+from cars.ui.evolve_window import EvolveWindow  # noqa: E402
 
 
 def frame_times(population: int, frames: int, warm_generations: int) -> tuple[np.ndarray, np.ndarray]:

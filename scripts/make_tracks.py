@@ -5,7 +5,7 @@
 
 Each track is built from a few shape primitives (arcs and straights) or from sparse control points
 smoothed by a closed Catmull-Rom spline, resampled to a point every ~12 units, validated by
-cars.track.Track, and written with coordinates rounded to 0.01.
+cars.sim.track.Track, and written with coordinates rounded to 0.01.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from cars import geometry  # noqa: E402
-from cars.track import TRACKS_DIR, Track, load_track, track_json  # noqa: E402
+from cars.sim import geometry  # noqa: E402
+from cars.sim.track import TRACKS_DIR, Track, load_track, track_json  # noqa: E402
 
 SPACING = 12.0
 

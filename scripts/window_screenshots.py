@@ -19,14 +19,14 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
-from cars.config import load_config  # noqa: E402
-from cars.editor import Editor  # noqa: E402
-from cars.editor_files import load_for_editing  # noqa: E402
-from cars.evolution_run import EvolutionRun  # noqa: E402
-from cars.track import load_track  # noqa: E402
-from cars.window_common import open_window, save_screenshot  # noqa: E402
-from cars.window_drive import DriveWindow  # noqa: E402
-from cars.window_evolve import EvolveWindow  # noqa: E402
+from cars.learn.config import load_config  # noqa: E402
+from cars.ui.editor.window import Editor  # noqa: E402
+from cars.ui.editor.files import load_for_editing  # noqa: E402
+from cars.learn.run import EvolutionRun  # noqa: E402
+from cars.sim.track import load_track  # noqa: E402
+from cars.ui.window import open_window, save_screenshot  # noqa: E402
+from cars.ui.drive_window import DriveWindow  # noqa: E402
+from cars.ui.evolve_window import EvolveWindow  # noqa: E402
 
 
 def render(window, frames: int, path: Path) -> None:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from cars.track import Track
+from cars.sim.track import Track
 
 
 def square_track(width: float = 60.0) -> Track:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cars import cli
-from cars.evolution_run import EvolutionRun
-from cars.track import load_track
+from cars.learn.run import EvolutionRun
+from cars.sim.track import load_track
 
 FAST = ["--population", "16", "--generations", "2", "--set", "simulation.max_steps=200", "--set", "evolution.elitism=2"]
 
@@ -133,12 +133,13 @@ def test_drive_rejects_files_that_are_not_champions(tmp_path, capsys):
     assert "bad.npz" in line
 
 
-def test_missing_window_is_reported_in_one_line(monkeypatch, capsys, tmp_path):
-    real = cli.importlib.util.find_spec
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None if name.startswith("cars.window") else real(name))
+def test_missing_pygame_is_reported_in_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "pygame", None)  # as if pygame-ce were not installed
+    for name in [m for m in sys.modules if m.startswith("cars.ui")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.chdir(tmp_path)
     line = one_error_line(*run_cli(capsys, "evolve", *FAST)[::2])
-    assert "window is not built yet" in line
+    assert "window cannot start" in line and "--headless" in line
     assert not (tmp_path / "runs").exists()  # nothing was started
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from cars.evolution import Operators, crossover, diversity, mutate, next_generation, ranking, select
+from cars.learn.config import EvolutionConfig
+from cars.learn.ga import crossover, diversity, mutate, next_generation, ranking, select
 
 
 def test_elitism_copies_the_best_unchanged_and_first():
@@ -11,7 +12,7 @@ def test_elitism_copies_the_best_unchanged_and_first():
     genomes = rng.normal(size=(30, 50)).astype(np.float32)
     fitness = rng.uniform(0, 3, 30)
     fitness[7] = fitness[19] = 5.0  # a tie: the lower index comes first
-    ops = Operators(population=30, elitism=4, mutation_rate=1.0, mutation_sigma=1.0, crossover_rate=1.0)
+    ops = EvolutionConfig(population=30, elitism=4, mutation_rate=1.0, mutation_sigma=1.0, crossover_rate=1.0)
     nxt = next_generation(genomes, fitness, ops, rng)
     assert nxt.shape == genomes.shape and nxt.dtype == np.float32
     best = np.argsort(-fitness, kind="stable")[:4]
@@ -25,8 +26,8 @@ def test_population_can_grow_or_shrink_through_next_generation():
     rng = np.random.default_rng(1)
     genomes = rng.normal(size=(10, 5)).astype(np.float32)
     fitness = np.arange(10.0)
-    assert next_generation(genomes, fitness, Operators(population=25, elitism=2), rng).shape == (25, 5)
-    assert next_generation(genomes, fitness, Operators(population=4, elitism=3), rng).shape == (4, 5)
+    assert next_generation(genomes, fitness, EvolutionConfig(population=25, elitism=2), rng).shape == (25, 5)
+    assert next_generation(genomes, fitness, EvolutionConfig(population=4, elitism=3, tournament_size=4), rng).shape == (4, 5)
 
 
 @pytest.mark.parametrize("rate", [0.02, 0.1, 0.5])
@@ -118,7 +119,7 @@ def test_ranking_and_diversity():
 def test_operators_are_reproducible_from_the_seed():
     genomes = np.random.default_rng(7).normal(size=(20, 30)).astype(np.float32)
     fitness = np.linspace(0, 1, 20)
-    ops = Operators(population=20, elitism=2, selection="rank", crossover="blend")
+    ops = EvolutionConfig(population=20, elitism=2, selection="rank", crossover="blend")
     one = next_generation(genomes, fitness, ops, np.random.default_rng(42))
     two = next_generation(genomes, fitness, ops, np.random.default_rng(42))
     np.testing.assert_array_equal(one, two)

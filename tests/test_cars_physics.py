@@ -4,11 +4,11 @@ import math
 
 import numpy as np
 
-from cars.config import CarConfig, Config
-from cars.physics import CarPhysics
-from cars.progress import CRASHED, Road
-from cars.simulation import Simulation
-from cars.track import load_track
+from cars.learn.config import CarConfig, Config, replace_setting
+from cars.sim.physics import CarPhysics
+from cars.sim.progress import CRASHED, Road
+from cars.sim.simulation import Simulation
+from cars.sim.track import load_track
 from cars_helpers import circle_track, on_road_reference, physics_reference, square_track
 
 
@@ -57,8 +57,7 @@ def test_body_points_are_the_rotated_rectangle():
 
 def test_car_crashes_the_step_its_front_touches_the_wall_ahead():
     # Full throttle straight along the square's top side (y = 100) into the outer wall x = 530.
-    config = Config()
-    config.simulation.max_laps = 5
+    config = replace_setting(Config(), "simulation.max_laps", 5)
     sim = Simulation(square_track(), config, controller=lambda inputs, cars: np.array([[0.0, 1.0]] * len(cars)),
                      genome_index=np.arange(1))
     car, dt = config.car, config.simulation.dt

@@ -3,9 +3,9 @@ start line, rocking across it, and cutting across the infield."""
 
 import numpy as np
 
-from cars.config import Config
-from cars.progress import BACKWARDS, CRASHED, FINISHED, STALLED, Progress, Road, checkpoints_passed
-from cars.simulation import Simulation
+from cars.learn.config import Config, replace_setting
+from cars.sim.progress import BACKWARDS, CRASHED, FINISHED, STALLED, Progress, Road, checkpoints_passed
+from cars.sim.simulation import Simulation
 from cars_helpers import circle_track, hairpin_track
 
 
@@ -149,8 +149,7 @@ def test_checkpoints_are_counted_in_order_across_laps():
 
 def test_simulation_laps_and_next_checkpoint_with_a_steering_controller():
     track = circle_track(radius=250, width=90)
-    config = Config()
-    config.simulation.max_laps = 2
+    config = replace_setting(Config(), "simulation.max_laps", 2)
 
     def follow(inputs, cars):  # steer towards the side with more room, moderate throttle
         rays = inputs[:, :-1]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import engine
-from cars.config import ConfigError, load_config
-from cars.evolution_run import EvolutionRun
-from cars.run_files import HISTORY_COLUMNS, RunError
-from cars.track import load_track, shipped_track_names
+from cars.learn.config import ConfigError, load_config
+from cars.learn.run import EvolutionRun
+from cars.learn.run_files import RunError
+from cars.sim.track import load_track, shipped_track_names
 
 TIMING = {"seconds", "car_steps_per_second"}
 
@@ -48,7 +48,7 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
 
     part = EvolutionRun(config, tmp_path / "part", log=None)
     part.run_generation()
-    part.set_param("mutation_rate", part.params["mutation_rate"])  # a no-op tweak must not disturb anything
+    part.set_setting("evolution.mutation_rate", part.next_config.evolution.mutation_rate)  # a no-op tweak
     part.step(50)  # interrupted in the middle of generation 2
     part.save()
     del part
@@ -65,7 +65,7 @@ def test_run_folder_files(tmp_path):
     assert load_config(tmp_path / "config.toml") == run.config
     assert (tmp_path / "seed.txt").read_text().strip() == "5"
     rows = list(csv.DictReader((tmp_path / "history.csv").open()))
-    assert tuple(rows[0]) == HISTORY_COLUMNS and len(rows) == 3
+    assert tuple(rows[0]) == run.columns and len(rows) == 3
     assert float(rows[-1]["best_fitness"]) == pytest.approx(run.history[-1]["best_fitness"], rel=1e-5)
     model, meta = engine.load_with_metadata(tmp_path / "champion.npz")
     np.testing.assert_array_equal(engine.get_genome(model), run.champion_genome)
@@ -86,13 +86,13 @@ def test_elites_come_first_and_keep_their_fitness_on_a_fixed_track(tmp_path):
 
 def test_live_parameters_validate_and_apply_from_the_next_generation(tmp_path):
     run = EvolutionRun(small_config(), tmp_path, log=None)
-    run.set_param("mutation_rate", 0.25)
-    run.set_param("population", 30)
-    run.set_param("elitism", 3)
+    run.set_setting("evolution.mutation_rate", 0.25)
+    run.set_setting("evolution.population", 30)
+    run.set_setting("evolution.elitism", 3)
     for name, value in (("mutation_rate", 1.5), ("mutation_sigma", -1), ("population", 0), ("elitism", 30),
-                        ("learning_rate", 0.1), ("population", 2.5)):
+                        ("learning_rate", 0.1), ("population", 2.5), ("crossover", "none")):
         with pytest.raises(ConfigError):
-            run.set_param(name, value)
+            run.set_setting(f"evolution.{name}", value)
     row0 = run.run_generation()
     assert row0["mutation_rate"] == 0.1 and row0["population"] == 24
     assert run.sim.n == 30 and len(run.genomes) == 30
@@ -122,6 +122,9 @@ def test_end_generation_now_and_next_track(tmp_path):
 
 
 def test_resume_checks(tmp_path):
+    with pytest.raises(RunError, match="no such run folder"):
+        EvolutionRun(small_config(), tmp_path / "nowhere", resume=True, log=None)
+    (tmp_path / "empty").mkdir()
     with pytest.raises(RunError, match="no checkpoint"):
         EvolutionRun(small_config(), tmp_path / "empty", resume=True, log=None)
     finish(EvolutionRun(small_config(), tmp_path / "r", log=None))

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from cars.progress import Road
-from cars.sensors import RayCaster, candidate_table, ray_angles
-from cars.track import load_track
-from cars.trackgen import generate_track
+from cars.sim.progress import Road
+from cars.sim.sensors import RayCaster, candidate_table, ray_angles
+from cars.sim.track import load_track
+from cars.sim.trackgen import generate_track
 from cars_helpers import cast_rays_reference, circle_track, hairpin_track, square_track
 
 

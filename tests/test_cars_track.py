@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from cars import geometry
-from cars import track as track_module
-from cars.track import Track, TrackError, load_track, save_track, shipped_track_names
+from cars.sim import geometry
+from cars.sim import track as track_module
+from cars.sim.track import Track, TrackError, load_track, save_track, shipped_track_names
 
 SQUARE = [[100, 100], [500, 100], [500, 500], [100, 500]]  # clockwise on screen, sides 400
 
@@ -74,7 +74,7 @@ def test_malformed_track_names_file_and_problem(tmp_path, case):
 
 
 def test_unreadable_inputs(tmp_path):
-    with pytest.raises(TrackError, match=r"missing\.json: file not found"):
+    with pytest.raises(TrackError, match=r"missing\.json: track file not found"):
         load_track(tmp_path / "missing.json")
     with pytest.raises(TrackError, match="not a text"):
         load_track(write(tmp_path, b"\xff\xfe\x00garbage"))

@@ -1,4 +1,4 @@
-"""Shared 2D helpers of cars.geometry against hand-computed cases and slow references."""
+"""Shared 2D helpers of cars.sim.geometry against hand-computed cases and slow references."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from cars import geometry
+from cars.sim import geometry
 
 
 def slow_cross(s, t) -> bool:

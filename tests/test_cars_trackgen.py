@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cars import trackgen
-from cars.track import Track, load_track, save_track
+from cars.sim import trackgen
+from cars.sim.track import Track, load_track, save_track
 
 
 def test_same_seed_same_track_and_different_seeds_differ():

@@ -9,12 +9,12 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from cars import ui_theme as theme  # noqa: E402
-from cars.config import load_config  # noqa: E402
-from cars.drive import drive  # noqa: E402
-from cars.evolution_run import EvolutionRun  # noqa: E402
-from cars.track import load_track  # noqa: E402
-from cars.window_drive import DriveWindow, run_drive_window  # noqa: E402
+from cars.ui import theme as theme  # noqa: E402
+from cars.learn.config import load_config  # noqa: E402
+from cars.learn.drive import drive  # noqa: E402
+from cars.learn.run import EvolutionRun  # noqa: E402
+from cars.sim.track import load_track  # noqa: E402
+from cars.ui.drive_window import DriveWindow, run_drive_window  # noqa: E402
 
 SIZE = (1000, 700)
 RESULT_KEYS = {"completed_laps", "progress_laps", "crashed", "steps", "lap_steps"}

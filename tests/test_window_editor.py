@@ -11,11 +11,11 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from cars import ui_theme as theme  # noqa: E402
-from cars.editor import Editor, run_editor  # noqa: E402
-from cars.editor_files import load_for_editing  # noqa: E402
-from cars.editor_geometry import falloff_weights, insert_point, nearest_segment, reverse_direction  # noqa: E402
-from cars.track import load_track  # noqa: E402
+from cars.ui import theme as theme  # noqa: E402
+from cars.ui.editor.window import Editor, run_editor  # noqa: E402
+from cars.ui.editor.files import load_for_editing  # noqa: E402
+from cars.ui.editor.geometry import falloff_weights, insert_point, nearest_segment, reverse_direction  # noqa: E402
+from cars.sim.track import load_track  # noqa: E402
 
 SIZE = (900, 600)
 
@@ -160,7 +160,7 @@ def test_invalid_file_opens_with_error_and_garbage_raises(tmp_path):
     assert target == path and error and "bad.json" in error
     junk = tmp_path / "junk.json"
     junk.write_text("{not json")
-    from cars.track import TrackError
+    from cars.sim.track import TrackError
     with pytest.raises(TrackError, match="junk.json"):
         load_for_editing(junk)
 
