@@ -69,3 +69,12 @@ def redraw_in_chunks(digits: np.ndarray, rng: np.random.Generator, style: DrawSt
     only chunk by chunk, so results depend on ``chunk``."""
     for start in range(0, len(digits), chunk):
         yield redraw(digits[start:start + chunk], rng, style)
+
+
+def place(digit: np.ndarray, side: int, box: float = 0.6) -> np.ndarray:
+    """One (28, 28) digit enlarged onto a (side, side) canvas, centred, its 20 x 20 box spanning ``box`` of the
+    side; grey levels kept (bilinear), so it can be edited with the pen and read back faithfully."""
+    zoom = np.array([box * side / 20])
+    offset = side / 2 - 14 * zoom
+    enlarge = _bilinear_matrix(offset, zoom, side)[0]
+    return np.clip(enlarge @ np.asarray(digit, np.float32) @ enlarge.T, 0.0, 1.0)
