@@ -1,20 +1,15 @@
 """Drive window: replays a champion like the headless drive, shows the track, keys work."""
 
-import os
+import numpy as np
+import pygame
+import pytest
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-
-import numpy as np  # noqa: E402
-import pygame  # noqa: E402
-import pytest  # noqa: E402
-
-from cars.ui import theme as theme  # noqa: E402
-from cars.learn.config import load_config  # noqa: E402
-from cars.learn.drive import drive  # noqa: E402
-from cars.learn.run import EvolutionRun  # noqa: E402
-from cars.sim.track import load_track  # noqa: E402
-from cars.ui.drive_window import DriveWindow, run_drive_window  # noqa: E402
+from cars.ui import theme as theme
+from cars.learn.config import load_config
+from cars.learn.drive import drive
+from cars.learn.run import EvolutionRun
+from cars.sim.track import load_track
+from cars.ui.drive_window import DriveWindow, run_drive_window
 
 SIZE = (1000, 700)
 RESULT_KEYS = {"completed_laps", "progress_laps", "crashed", "steps", "lap_steps"}
@@ -28,14 +23,6 @@ def champion(tmp_path_factory):
     while run.generation < 2:
         run.step(1)
     return folder / "champion.npz"
-
-
-@pytest.fixture
-def display():
-    pygame.display.init()
-    pygame.font.init()
-    yield
-    pygame.display.quit()
 
 
 def test_window_result_equals_headless_drive(champion, display):

@@ -1,21 +1,16 @@
 """Track editor: rendering, mouse/keyboard editing, validation errors, save/load round trip."""
 
-import os
+import json
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+import numpy as np
+import pygame
+import pytest
 
-import json  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pygame  # noqa: E402
-import pytest  # noqa: E402
-
-from cars.ui import theme as theme  # noqa: E402
-from cars.ui.editor.window import Editor, run_editor  # noqa: E402
-from cars.ui.editor.files import load_for_editing  # noqa: E402
-from cars.ui.editor.geometry import falloff_weights, insert_point, nearest_segment, reverse_direction  # noqa: E402
-from cars.sim.track import load_track  # noqa: E402
+from cars.ui import theme as theme
+from cars.ui.editor.window import Editor, run_editor
+from cars.ui.editor.files import load_for_editing
+from cars.ui.editor.geometry import falloff_weights, insert_point, nearest_segment, reverse_direction
+from cars.sim.track import load_track
 
 SIZE = (900, 600)
 
@@ -27,12 +22,8 @@ def circle_track(n=24, radius=250.0, width=70.0):
 
 
 @pytest.fixture
-def editor(tmp_path):
-    pygame.display.init()
-    pygame.font.init()
-    ed = Editor(circle_track(), tmp_path / "ring.json", size=SIZE)
-    yield ed
-    pygame.display.quit()
+def editor(tmp_path, display):
+    return Editor(circle_track(), tmp_path / "ring.json", size=SIZE)
 
 
 def screen_of(ed, world):

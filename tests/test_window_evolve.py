@@ -1,21 +1,16 @@
 """Evolve window: frames show the track and cars, keys change the run, quitting saves."""
 
-import os
+import csv
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+import numpy as np
+import pygame
+import pytest
 
-import csv  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pygame  # noqa: E402
-import pytest  # noqa: E402
-
-from cars.ui import theme as theme  # noqa: E402
-from cars.learn.config import load_config  # noqa: E402
-from cars.learn.run import EvolutionRun  # noqa: E402
-from cars.ui.param_keys import ladder_step  # noqa: E402
-from cars.ui.evolve_window import TURBO_CHUNK, EvolveWindow, run_evolve_window  # noqa: E402
+from cars.ui import theme as theme
+from cars.learn.config import load_config
+from cars.learn.run import EvolutionRun
+from cars.ui.param_keys import ladder_step
+from cars.ui.evolve_window import TURBO_CHUNK, EvolveWindow, run_evolve_window
 
 SIZE = (1100, 720)
 
@@ -24,14 +19,6 @@ def small_config(**extra):
     overrides = {"evolution.population": "12", "evolution.elitism": "2", "evolution.generations": "50",
                  "simulation.max_steps": "80", **extra}
     return load_config("default", overrides)
-
-
-@pytest.fixture
-def display():
-    pygame.display.init()
-    pygame.font.init()
-    yield
-    pygame.display.quit()
 
 
 @pytest.fixture

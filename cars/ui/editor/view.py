@@ -44,20 +44,32 @@ def draw_arrow(surface: pygame.Surface, colour, tip: np.ndarray, direction: np.n
 
 
 def draw_editor(ed, surface: pygame.Surface) -> None:
+    """The whole editor frame: road, centerline, direction, points, hover hints, error banner, status bar."""
     w, h = surface.get_size()
     view = pygame.Rect(ed.camera.viewport)
     surface.fill(theme.BACKGROUND)
     surface.set_clip(view)
     draw_grid(surface, ed.camera.scale, ed.camera.offset, view)
+    pts = ed.camera.world_to_screen(ed.points)
+    draw_road(ed, surface, pts)
+    draw_points(ed, surface, pts, view)
+    surface.set_clip(None)
+    if ed.error:
+        draw_error(surface, ed.error, view)
+    draw_status(ed, surface, pygame.Rect(0, h - (h - view.bottom), w, h - view.bottom))
+    ed.toasts.draw(surface, view)
+    ed.help.draw(surface)
+
+
+def draw_road(ed, surface: pygame.Surface, pts: np.ndarray) -> None:
+    """The road (or a red band while the shape is invalid), the centerline and direction chevrons."""
     cam = ed.camera
-    pts = cam.world_to_screen(ed.points)
     if ed.layer is not None:
         ed.layer.draw(surface, cam)
     else:
         band = max(2, int(round(ed.width * cam.scale)))
         draw_polyline(surface, INVALID_ROAD, pts, band)
     draw_polyline(surface, theme.TEXT_FAINT if ed.track else theme.BAD, pts, 1)
-
     # direction chevrons along the centerline, about every 120 px on screen
     seg = np.roll(pts, -1, axis=0) - pts
     seg_len = np.hypot(seg[:, 0], seg[:, 1])
@@ -67,17 +79,20 @@ def draw_editor(ed, surface: pygame.Surface) -> None:
         if seg_len[i] > 1e-6:
             draw_arrow(surface, theme.TEXT_FAINT, pts[i] + seg[i] * 0.5, seg[i], 7)
 
+
+def draw_points(ed, surface: pygame.Surface, pts: np.ndarray, view: pygame.Rect) -> None:
+    """Control points, the start marker, the dragged neighbourhood, the hovered point or the ghost insert."""
     mouse = ed.mouse
     inside = mouse is not None and view.collidepoint(mouse)
     hover = (ed.point_at(mouse) if inside else None) if ed.drag is None else ed.drag["index"]
-    radius_px = ed.radius * cam.scale
+    radius_px = ed.radius * ed.camera.scale
     if ed.drag is not None and ed.proportional:
         centre = pts[ed.drag["index"]].tolist()
         pygame.draw.circle(surface, theme.ACCENT, centre, max(2, int(radius_px)), 1)
         weights = ed.drag["weights"]
-        moving = np.nonzero(weights > 0.02)[0]
-        for i in moving.tolist():
+        for i in np.nonzero(weights > 0.02)[0].tolist():
             pygame.draw.circle(surface, theme.lerp_colour(POINT, theme.ACCENT, float(weights[i])), pts[i].tolist(), 4)
+    seg_len = np.hypot(*(np.roll(pts, -1, axis=0) - pts).T) if len(pts) else np.zeros(0)
     spacing = float(np.median(seg_len)) if len(seg_len) else 0.0
     dot, dot_colour = (3, POINT) if spacing >= 14 else (2, theme.TEXT_DIM)  # dense lines: quieter dots
     for p in pts.tolist():
@@ -92,23 +107,19 @@ def draw_editor(ed, surface: pygame.Surface) -> None:
     elif ed.drag is None and ed.pan_from is None and inside and len(pts) >= 2:
         # ghost of the point a click would insert, joined to the segment it would split
         i, _ = geo.nearest_segment(ed.points, ed.world(mouse))
-        a, b = pts[i].tolist(), pts[(i + 1) % len(pts)].tolist()
-        for end in (a, b):
+        for end in (pts[i].tolist(), pts[(i + 1) % len(pts)].tolist()):
             pygame.draw.aaline(surface, theme.TEXT_DIM, end, mouse)
         pygame.draw.circle(surface, theme.TEXT_DIM, mouse, 5, 1)
-    surface.set_clip(None)
 
-    if ed.error:
-        msg = theme.text(ed.error if len(ed.error) < 140 else ed.error[:137] + "...", 20, theme.TEXT)
-        box = msg.get_rect().inflate(24, 14)
-        box.midtop = (view.centerx, view.top + 12)
-        pygame.draw.rect(surface, (120, 36, 48), box, border_radius=6)
-        pygame.draw.rect(surface, theme.BAD, box, 1, border_radius=6)
-        surface.blit(msg, msg.get_rect(center=box.center))
 
-    draw_status(ed, surface, pygame.Rect(0, h - (h - view.bottom), w, h - view.bottom))
-    ed.toasts.draw(surface, view)
-    ed.help.draw(surface)
+def draw_error(surface: pygame.Surface, error: str, view: pygame.Rect) -> None:
+    """The track loader's reason why the shape is invalid, in a red banner at the top of the view."""
+    msg = theme.text(error if len(error) < 140 else error[:137] + "...", 20, theme.TEXT)
+    box = msg.get_rect().inflate(24, 14)
+    box.midtop = (view.centerx, view.top + 12)
+    pygame.draw.rect(surface, (120, 36, 48), box, border_radius=6)
+    pygame.draw.rect(surface, theme.BAD, box, 1, border_radius=6)
+    surface.blit(msg, msg.get_rect(center=box.center))
 
 
 def draw_status(ed, surface: pygame.Surface, rect: pygame.Rect) -> None:
