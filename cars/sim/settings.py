@@ -181,7 +181,7 @@ class SimulationConfig:
     dt: float = setting(1.0 / 30.0, "fixed time step, seconds (1/30)", low=0, high=0.2, low_open=True)
     max_steps: int = setting(1800, "an episode (a generation's drive) ends after this many steps if cars still drive",
                              low=1, high=1_000_000)
-    max_laps: int = setting(2, "a car stops (finished) after this many laps", low=1, high=100)
+    max_laps: int = setting(2, "a car stops (finished) after this many laps", low=1, high=10_000)
     stall_seconds: float = setting(2.0, "a car stops (stalled) when its best progress grew by less than "
                                         "stall_distance in this many seconds", low=0, high=3600, low_open=True)
     stall_distance: float = setting(20.0, "world units along the centerline a car must gain every stall_seconds to "
