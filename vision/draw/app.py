@@ -28,6 +28,7 @@ PEN_LIMITS = (3, 40)
 @dataclass
 class TestSet:
     """The MNIST test digits to browse, and (computed on first use) where the two models disagree."""
+    __test__ = False  # not a pytest test class, whatever its name
     images: np.ndarray   # (N, 28, 28) uint8
     labels: np.ndarray   # (N,)
     disagreements: np.ndarray | None = None
