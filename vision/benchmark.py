@@ -273,8 +273,11 @@ def _train_models(args: argparse.Namespace, splits: Splits, out_dir: Path, outco
 
 
 def _plot(outcome: Outcome, splits: Splits, out_dir: Path) -> None:
-    """The PNG plots of the kept models; Ctrl-C skips the rest of them (the report is still written)."""
+    """The PNG plots of the kept models. After Ctrl-C (before or during them) they are skipped: the report is
+    written at once, without the pictures not yet drawn."""
     report, evaluations, files = outcome.report, outcome.evaluations, outcome.report["files"]
+    if report["interrupted"]:
+        return
     try:
         if evaluations:
             files["learning_curves"] = plot_learning_curves(
@@ -320,7 +323,10 @@ def run(args: argparse.Namespace, out_dir: Path, *, spec: Mapping[str, ArraySpec
         print("\n" + format_table(report["models"]))
     print(f"\nTotal {report['total_seconds']:.0f} s, peak memory {report['peak_rss_mb']:,.0f} MB. "
           f"Report: {paths['markdown']}" + (f" (JSON also in {args.json})" if args.json else ""))
-    return 130 if report["interrupted"] else 0
+    if report["interrupted"]:
+        print(f"{PROG}: interrupted; the report covers the {len(report['models'])} completed model(s)", file=sys.stderr)
+        return 130
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, *, _spec: Mapping[str, ArraySpec] | None = None) -> int:
