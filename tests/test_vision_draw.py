@@ -1,7 +1,9 @@
 """The draw window under SDL's dummy driver: a digit drawn by posted mouse events, keys, the test-set browser,
 screenshots, and the one-line errors for model files and flags."""
 
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,3 +236,27 @@ def test_an_interactive_window_needs_a_display(monkeypatch, tmp_path, capsys, ru
     monkeypatch.setattr("sys.platform", "linux")
     assert main(["--run", str(run_dir)]) == 2
     assert "no display to show the window on" in capsys.readouterr().err
+
+
+def test_train_quick_makes_a_run_folder_and_opens_on_it(tmp_path, monkeypatch, capsys):
+    from vision.data import CACHE_FILE, ArraySpec, array_sha256
+
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 400), ("test", 60)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        pixels = rng.integers(0, 60, (n, 28, 28), dtype=np.uint8)
+        pixels[np.arange(n)[:, None], (3 + 2 * labels)[:, None], np.arange(5, 23)] = 255
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = pixels, labels
+    np.savez(tmp_path / CACHE_FILE, **arrays)
+    spec = {name: ArraySpec(a.shape, array_sha256(a)) for name, a in arrays.items()}
+    monkeypatch.chdir(tmp_path)
+    code = main(["--train-quick", "--data-dir", str(tmp_path), "--no-progress", "--screenshot", "s.png",
+                 "--frames", "2"], _spec=spec)
+    assert code == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("digit-quick-") and find_latest_run() == Path("runs") / run.name
+    report = json.loads((run / "report.json").read_text())
+    assert [m["epochs"] for m in report["models"].values()] == [3, 3]
+    assert "No trained models" not in capsys.readouterr().err  # it opened on the models it had just trained
+    assert (tmp_path / "s.png").is_file()
