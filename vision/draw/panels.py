@@ -145,7 +145,7 @@ def probability_bars(target: pygame.Surface, fonts: Fonts, rect: pygame.Rect, ti
                    TEXT if digit == guess else DIM, anchor="midleft")
         pygame.draw.rect(target, BACKGROUND, (bar_left, y, bar_right - bar_left, height))
         width = int((bar_right - bar_left) * float(probs[digit]))
-        fill = (DISAGREE if highlight else colour) if digit == guess else tuple(c // 2 for c in colour)
+        fill = tuple(c // 2 for c in colour) if digit != guess else big if (highlight or truth is not None) else colour
         if width:
             pygame.draw.rect(target, fill, (bar_left, y, width, height))
         fonts.text(target, f"{100 * probs[digit]:4.1f}", (rect.right - 10, y + height // 2), 18, DIM,

@@ -78,8 +78,7 @@ def draw_canvas(app: DrawApp, surface: pygame.Surface, fonts: Fonts, rect: pygam
         picture = _cached(app, "test", app.showing_test, lambda: to_surface(digit, GREYS))
         pygame.draw.rect(surface, (0, 0, 0), rect)
         blit_fit(surface, picture, rect)
-        caption = (f"test digit #{app.showing_test:,}: label {app.tests.labels[app.showing_test]}   "
-                   "(T copies it onto the canvas, drawing goes back to yours)")
+        caption = f"test digit #{app.showing_test:,}, label {app.tests.labels[app.showing_test]}   (T: edit a copy)"
         fonts.text(surface, caption, (rect.x + 8, rect.bottom - 8), 20, TEXT, anchor="bottomleft")
         return
     picture = _cached(app, "canvas", app.canvas.version, lambda: to_surface(app.canvas.pixels, PAPER_INK))
