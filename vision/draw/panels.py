@@ -112,7 +112,10 @@ class Fonts:
         return self._cache[size]
 
     def text(self, target: pygame.Surface, text: str, pos: tuple[int, int], size: int = 22,
-             colour: tuple[int, int, int] = TEXT, anchor: str = "topleft") -> pygame.Rect:
+             colour: tuple[int, int, int] = TEXT, anchor: str = "topleft", max_width: int | None = None) -> pygame.Rect:
+        """Draw ``text`` at ``pos``; with ``max_width``, in a smaller size (down to 13) if it would not fit."""
+        while max_width is not None and size > 13 and self.get(size).size(text)[0] > max_width:
+            size -= 1
         key = (text, size, colour)
         picture = self._texts.get(key)
         if picture is None:

@@ -66,7 +66,7 @@ def _labelled(surface: pygame.Surface, fonts: Fonts, label: str, rect: pygame.Re
     """Write ``label`` (one line per ``\n``) at the top of ``rect``; return the space below it."""
     lines = label.split("\n")
     for k, line in enumerate(lines):
-        fonts.text(surface, line, (rect.x, rect.y + 18 * k), 19, TEXT if k == 0 else DIM)
+        fonts.text(surface, line, (rect.x, rect.y + 18 * k), 19, TEXT if k == 0 else DIM, max_width=rect.width)
     used = 18 * len(lines) + 4
     return pygame.Rect(rect.x, rect.y + used, rect.width, rect.height - used)
 
@@ -95,7 +95,7 @@ def draw_status(app: DrawApp, surface: pygame.Surface, fonts: Fonts, rect: pygam
              f"Read every {app.predict_every} frames: {app.read_ms:.1f} ms (to_mnist + both models)", tests]
     for k, line in enumerate(lines):
         if rect.y + 22 * (k + 1) <= rect.bottom:
-            fonts.text(surface, line, (rect.x, rect.y + 22 * k), 19, DIM)
+            fonts.text(surface, line, (rect.x, rect.y + 22 * k), 19, DIM, max_width=rect.width)
 
 
 def draw_middle(app: DrawApp, surface: pygame.Surface, fonts: Fonts, rect: pygame.Rect) -> None:
@@ -181,4 +181,5 @@ def draw_window(app: DrawApp, surface: pygame.Surface) -> None:
     draw_middle(app, surface, fonts, parts.middle)
     draw_right(app, surface, fonts, parts.right)
     footer = app.message or KEYS
-    fonts.text(surface, footer, (14, parts.footer_y), 18, DISAGREE if app.message else DIM)
+    fonts.text(surface, footer, (14, parts.footer_y), 18, DISAGREE if app.message else DIM,
+               max_width=surface.get_width() - 28)
