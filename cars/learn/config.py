@@ -37,19 +37,20 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = ["Config", "ConfigError", "AlgorithmConfig", "TrackConfig", "CarConfig", "SensorConfig", "BrainConfig",
-           "EvolutionConfig", "SimulationConfig", "FitnessConfig", "load_config", "config_from_dict",
-           "apply_overrides", "replace_setting", "get_setting", "live_settings", "learner_section",
+           "EvolutionConfig", "ESConfig", "CMAESConfig", "SimulationConfig", "FitnessConfig", "load_config",
+           "config_from_dict", "apply_overrides", "replace_setting", "get_setting", "live_settings", "learner_section",
            "shipped_config_names", "LEARNER_SECTIONS"]
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 # algorithm name -> the section of the config that holds its hyperparameters
-LEARNER_SECTIONS: dict[str, str] = {"ga": "evolution"}
+LEARNER_SECTIONS: dict[str, str] = {"ga": "evolution", "es": "es", "cmaes": "cmaes"}
 
 
 @dataclass(frozen=True)
 class AlgorithmConfig:
-    name: str = setting("ga", "the learner: ga (genetic algorithm)", choices=tuple(LEARNER_SECTIONS))
+    name: str = setting("ga", "the learner: ga (genetic algorithm), es (OpenAI evolution strategies), cmaes (CMA-ES)",
+                        choices=tuple(LEARNER_SECTIONS))
     car_steps: int = setting(0, "stop once this many car-steps (one car moved one time step) were simulated; "
                                 "0 = no budget", low=0, high=1_000_000_000_000)
 
@@ -115,6 +116,57 @@ class EvolutionConfig:
 
 
 @dataclass(frozen=True)
+class ESConfig:
+    """OpenAI evolution strategies (cars.learn.es): a mean brain theta, moved by Adam along a gradient
+    estimated from Gaussian perturbations of it."""
+
+    generations: int = setting(30, "generations to run", low=1, high=1_000_000)
+    population: int = setting(100, "perturbed brains per generation (theta itself drives too, as one more car)",
+                              low=2, high=100_000)
+    antithetic: bool = setting(True, "perturbations in mirrored pairs theta + sigma*eps, theta - sigma*eps (the "
+                                     "population must be even)")
+    sigma: float = setting(0.5, "standard deviation of the perturbations (noise scale)", low=0, high=10,
+                           low_open=True, live=1)
+    sigma_decay: float = setting(1.0, "sigma is multiplied by this after every generation (1 = fixed sigma)",
+                                 low=0, high=1, low_open=True)
+    sigma_min: float = setting(0.001, "decay never takes sigma below this", low=0, high=10, low_open=True)
+    learning_rate: float = setting(0.3, "Adam's step size for theta", low=0, high=10, low_open=True, live=2)
+    weight_decay: float = setting(0.0, "L2 pull of theta towards 0, added to the gradient Adam sees", low=0,
+                                  high=1, live=3)
+    adam_beta1: float = setting(0.9, "Adam's decay of the gradient's running mean", low=0, high=1, high_open=True)
+    adam_beta2: float = setting(0.999, "Adam's decay of the squared gradient's running mean", low=0, high=1,
+                                high_open=True)
+    fitness_shaping: str = setting("centered_rank", "what the gradient weighs each perturbation by: centered_rank "
+                                                    "(rank scaled to [-0.5, 0.5]), zscore (standardised fitness), "
+                                                    "raw (fitness)", choices=("centered_rank", "zscore", "raw"))
+
+    def check(self, source: str) -> None:
+        if self.antithetic and self.population % 2:
+            raise ConfigError(f"{source}: es.population must be even with es.antithetic = true (mirrored pairs), "
+                              f"got {self.population!r}")
+
+
+@dataclass(frozen=True)
+class CMAESConfig:
+    """CMA-ES (cars.learn.cmaes): a Gaussian search distribution N(m, sigma^2 C) whose mean, step size and
+    covariance adapt every generation."""
+
+    generations: int = setting(30, "generations to run", low=1, high=1_000_000)
+    population: int = setting(100, "lambda: brains sampled per generation (the mean m drives too, as one more car)",
+                              low=4, high=100_000)
+    parents: int = setting(0, "mu: the best this many samples move the mean and shape the covariance (0 = half "
+                              "the population)", low=0, high=100_000)
+    sigma: float = setting(0.5, "initial step size sigma (CMA-ES adapts it every generation); changing it while "
+                                "the run goes sets the step size to the new value", low=0, high=10, low_open=True,
+                           live=1)
+
+    def check(self, source: str) -> None:
+        if self.parents > self.population:
+            raise ConfigError(f"{source}: cmaes.parents must be between 1 and the population ({self.population}), "
+                              f"or 0 for half of it, got {self.parents!r}")
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int = setting(1, "every random choice of the run comes from this seed: same seed + config = same run",
                         low=0)
@@ -124,6 +176,8 @@ class Config:
     sensors: SensorConfig = field(default_factory=SensorConfig)
     brain: BrainConfig = field(default_factory=BrainConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    es: ESConfig = field(default_factory=ESConfig)
+    cmaes: CMAESConfig = field(default_factory=CMAESConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
 

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from cars.learn.cmaes import CMAES
+from cars.learn.es import OpenAIES
 from cars.learn.ga import GeneticAlgorithm
 
 
@@ -49,7 +51,7 @@ class PopulationLearner(Protocol):
     def hud_rows(self, config: Any) -> list[tuple[str, str]]: ...
 
 
-POPULATION_LEARNERS: dict[str, type] = {"ga": GeneticAlgorithm}
+POPULATION_LEARNERS: dict[str, type] = {"ga": GeneticAlgorithm, "es": OpenAIES, "cmaes": CMAES}
 
 
 def make_learner(config: Any, model: Any, rng: np.random.Generator) -> PopulationLearner:
