@@ -64,6 +64,8 @@ def target_file(path: str | os.PathLike) -> Path:
     given = os.fspath(path)
     if not given:
         _fail(errno.ENOENT, "an empty path is not a file name", given)
+    if given.endswith(os.sep) or (os.altsep and given.endswith(os.altsep)):  # Path() would drop the slash
+        _fail(errno.EISDIR, "ends with a slash: that names a folder, not a file", given)
     target = Path(given)
     if target.is_symlink():
         target = Path(os.path.realpath(target))

@@ -19,6 +19,10 @@ class Dense(Module):
         dL/dW = x^T g        (in, out)
         dL/db = sum_n g[n]   (out,)
         dL/dx = g W^T        (N, in)
+
+    The products are written ``np.matmul(a, b)`` (the same as ``a @ b``) so that
+    ``scripts/bench_engine.py`` can time every matrix product of a training step.
+    Reference: ``engine.reference.dense`` and ``dense_backward``.
     """
 
     def __init__(self, in_features: int, out_features: int, *, init: str = "he",
@@ -35,17 +39,17 @@ class Dense(Module):
             raise ValueError(f"Dense({self.in_features}, {self.out_features}) expects input (N, {self.in_features}), "
                              f"got {x.shape}")
         self._x = x
-        y = x @ self.weight.data
+        y = np.matmul(x, self.weight.data)                          # x W  (np.matmul is "@"; see below)
         y += self.bias.data
         return y
 
     def param_backward(self, grad_out: np.ndarray) -> None:
-        self.weight.grad += self._x.T @ grad_out
+        self.weight.grad += np.matmul(self._x.T, grad_out)          # x^T g
         self.bias.grad += grad_out.sum(axis=0)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         self.param_backward(grad_out)
-        return grad_out @ self.weight.data.T
+        return np.matmul(grad_out, self.weight.data.T)              # g W^T
 
     def config(self) -> dict[str, Any]:
         return {"type": "Dense", "in_features": self.in_features, "out_features": self.out_features,

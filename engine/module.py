@@ -126,12 +126,16 @@ class Module:
 class Sequential(Module):
     """Layers applied in order. ``forward``: x -> layer_0 -> ... -> layer_{L-1}.
 
-    ``backward(grad_out)`` runs the layers' backwards in reverse and returns dL/dx.
+    ``backward(grad_out)`` runs the layers' backwards in reverse and returns dL/dx. A ``Conv2D`` followed
+    by a 2x2 ``MaxPool2D`` (and a ``ReLU``) runs as one fused step with the same result
+    (``engine.kernels.fused``); ``model.fuse = False`` runs every layer on its own.
     When the input gradient is not needed (training on data), pass ``input_grad=False`` or set
     ``model.input_grad = False``: the layers before the first parameterised layer are skipped and
     that layer computes only its parameter gradients (for an MLP on MNIST this saves ~25% of the
     backward work); ``backward`` then returns ``None``.
     """
+
+    fuse = True  # run Conv2D -> MaxPool2D(2) -> ReLU as one step (engine.kernels.fused): same maths, faster
 
     def __init__(self, *layers: Module) -> None:
         for layer in layers:
@@ -140,34 +144,45 @@ class Sequential(Module):
         self.layers = list(layers)
         self.training = True
         self.input_grad = True
+        self._plan: tuple[tuple, list] = ((), [])
 
     def children(self) -> list[tuple[str, Module]]:
         return [(str(i), layer) for i, layer in enumerate(self.layers)]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x)
+        for step in self._steps():
+            x = step.forward(x)
         return x
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool | None = None) -> np.ndarray | None:
         if input_grad is None:
             input_grad = self.input_grad
-        stop = 0 if input_grad else self._first_parameterised()
-        for i in range(len(self.layers) - 1, stop - 1, -1):
+        steps = self._steps()
+        stop = 0 if input_grad else self._first_parameterised(steps)
+        for i in range(len(steps) - 1, stop - 1, -1):
             if i == stop and not input_grad:
-                self.layers[i].param_backward(grad_out)
+                steps[i].param_backward(grad_out)
                 return None
-            grad_out = self.layers[i].backward(grad_out)
+            grad_out = steps[i].backward(grad_out)
         return grad_out if input_grad else None
 
     def param_backward(self, grad_out: np.ndarray) -> None:
         self.backward(grad_out, input_grad=False)
 
-    def _first_parameterised(self) -> int:
-        for i, layer in enumerate(self.layers):
-            if layer.parameters():
+    def _steps(self) -> list:
+        """The layers as run: each layer, or a fused step standing for a few of them (see ``fuse``)."""
+        key = (self.fuse, *map(id, self.layers))
+        if self._plan[0] != key:  # built once; again only if the layers change (or in a copy of the model)
+            from .kernels.fused import plan
+            self._plan = (key, plan(self.layers) if self.fuse else list(self.layers))
+        return self._plan[1]
+
+    @staticmethod
+    def _first_parameterised(steps: list) -> int:
+        for i, step in enumerate(steps):
+            if step.parameters():
                 return i
-        return len(self.layers)
+        return len(steps)
 
     def config(self) -> dict[str, Any]:
         return {"type": "Sequential", "layers": [layer.config() for layer in self.layers]}

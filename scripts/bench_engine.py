@@ -3,7 +3,10 @@
 
 Prints, for each case, the median time per call and the achieved GFLOP/s, next to numpy's own
 float32 matrix-multiply GFLOP/s on this machine for scale, then the full MLP and CNN training
-steps (forward + backward + Adam) with the projected seconds per 60,000-image epoch.
+steps (forward + backward + Adam) with the projected seconds per 60,000-image epoch, and the share
+of each step spent inside matrix products (every product of the engine goes through ``np.matmul``,
+which is timed for that; in the data-parallel step, the slices' threads' time in products over
+twice the step's wall time).
 
     python scripts/bench_engine.py [--repeat 30] [--batch 128]
 
@@ -19,6 +22,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import (Adam, Conv2D, DataParallel, Dense, MaxPool2D, Module, Sequential,  # noqa: E402
+from engine import (Adam, Conv2D, DataParallel, Dense, MaxPool2D, Module, ReLU, Sequential,  # noqa: E402
                     SoftmaxCrossEntropy, keep_freed_memory)
 from vision.models import cnn, mlp  # noqa: E402
 
@@ -96,6 +100,11 @@ def bench_layers(batch: int, repeat: int) -> None:
     y = pool.forward(x)
     row("MaxPool2D 2x2 on 16x28x28 forward", time_call(lambda: pool.forward(x), repeat))
     row("MaxPool2D 2x2 on 16x28x28 backward", time_call(lambda: pool.backward(y), repeat))
+    for c, o, size in [(1, 16, 28), (16, 32, 14)]:  # the CNN's blocks: one fused step (engine.kernels.fused)
+        x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
+        block = Sequential(Conv2D(c, o, 3, padding=1, rng=rng), MaxPool2D(2), ReLU())
+        flops = 2.0 * batch * o * size * size * c * 9
+        bench_layer(f"Conv{c}->{o}+MaxPool+ReLU fused on {size}x{size}", block, x, flops, repeat)
 
 
 def model_flops(model: Sequential, x: np.ndarray) -> float:
@@ -116,19 +125,58 @@ def model_flops(model: Sequential, x: np.ndarray) -> float:
     return total
 
 
+class MatmulClock:
+    """While active, adds up the wall time spent inside ``np.matmul`` (by all threads) in ``total``."""
+
+    def __init__(self) -> None:
+        self.total, self._lock, self._real = 0.0, threading.Lock(), np.matmul
+
+    def _timed(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self._real(*args, **kwargs)
+        finally:
+            with self._lock:
+                self.total += time.perf_counter() - start
+
+    def __enter__(self) -> "MatmulClock":
+        np.matmul = self._timed
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        np.matmul = self._real
+
+
+def matmul_share(step: Callable[[], object], repeat: int, threads: int) -> float:
+    """Median over calls of (time inside np.matmul) / (threads * wall time of the call)."""
+    shares = []
+    with MatmulClock() as clock:
+        for i in range(repeat + 3):
+            clock.total = 0.0
+            start = time.perf_counter()
+            step()
+            wall = time.perf_counter() - start
+            if i >= 3:
+                shares.append(clock.total / (threads * wall))
+    return statistics.median(shares)
+
+
 def bench_steps(batch: int, repeat: int) -> None:
-    print(f"\n{f'train step, batch {batch}, fwd+bwd+Adam':<52s} {HEADER}  60k-epoch s (median / best)")
+    print(f"\n{f'train step, batch {batch}, fwd+bwd+Adam':<52s} {HEADER}  60k-epoch s (median / best)  "
+          f"in matmul")
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     steps_per_epoch = math.ceil(EPOCH_IMAGES / batch)
-    cases = [("MLP 784-256-128-10", mlp, False, 1), ("CNN conv16-pool-conv32-pool-128-10", cnn, False, 1),
-             ("CNN, 2 data-parallel slices (as trained)", cnn, False, 2),
-             ("MLP, also computing dL/dx of the input", mlp, True, 1),
-             ("CNN, also computing dL/dx of the input", cnn, True, 1)]
-    for name, build, input_grad, shards in cases:
+    cases = [("MLP 784-256-128-10", mlp, False, 1, True), ("CNN conv16-pool-conv32-pool-128-10", cnn, False, 1, True),
+             ("CNN, 2 data-parallel slices (as trained)", cnn, False, 2, True),
+             ("CNN, 2 slices, layers one by one (fuse=False)", cnn, False, 2, False),
+             ("MLP, also computing dL/dx of the input", mlp, True, 1, True),
+             ("CNN, also computing dL/dx of the input", cnn, True, 1, True)]
+    for name, build, input_grad, shards, fuse in cases:
         model = build(np.random.default_rng(0))
         model.input_grad = input_grad  # False: the input is data, its gradient is not needed
+        model.fuse = fuse
         loss_fn, opt = SoftmaxCrossEntropy(), Adam(model.parameters())
 
         def step() -> None:
@@ -142,9 +190,11 @@ def bench_steps(batch: int, repeat: int) -> None:
             parallel.forward_backward(x, y)
             opt.step()
         with DataParallel(model, SoftmaxCrossEntropy, shards=shards) as parallel:
-            timing = time_call(step if shards == 1 else parallel_step, repeat)
+            run = step if shards == 1 else parallel_step
+            timing = time_call(run, repeat)
+            share = matmul_share(run, repeat, parallel.workers if parallel.workers > 1 else 1)
         row(name, timing, model_flops(model, x),
-            f"{timing.median * steps_per_epoch:6.2f} / {timing.best * steps_per_epoch:.2f}")
+            f"{timing.median * steps_per_epoch:6.2f} / {timing.best * steps_per_epoch:5.2f}  {share:10.0%}")
         if not input_grad and shards == 1:
             row("  of which Adam.step()", time_call(opt.step, repeat))
 

@@ -147,7 +147,7 @@ def test_ensure_writable_refuses_with_one_line_naming_the_path(tmp_path):
     (tmp_path / "file").write_text("")
     (tmp_path / "folder").mkdir()
     cases = {tmp_path / "file" / "out.json": "is not a folder", tmp_path / "folder": "is a folder",
-             tmp_path / ("n" * 256): "too long", "": "empty path"}
+             tmp_path / ("n" * 256): "too long", "": "empty path", f"{tmp_path}/new/": "ends with a slash"}
     for path, message in cases.items():
         with pytest.raises(OSError) as info:
             ensure_writable(path)

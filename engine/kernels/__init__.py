@@ -9,6 +9,7 @@ against. Nothing here changes the maths: only memory layout, buffer reuse, chunk
 | ``conv``       | ``Conv2D``            | channel-major columns, wide rows, bias row of ones, blocked dW, chunked dcols, buffer reuse |
 | ``pool``       | ``MaxPool2D`` (2x2)   | corners in one copy, three boolean masks instead of an argmax, memory order, no zero-fill |
 | ``elementwise``| ``ReLU``              | maximum against a zero row, memory order |
+| ``fused``      | ``Sequential``        | Conv2D -> MaxPool2D(2) -> ReLU as one step: phase images, columns sorted by window corner, pooling and its backward without layout copies |
 
 Related speed modules outside this package: ``engine.layout`` (working on transposed views in memory
 order), ``engine.parallel`` and ``engine.blas`` (data-parallel slices on the cores, one BLAS thread
@@ -20,3 +21,4 @@ from .elementwise import ZeroRow
 from .pool import MaxPool2x2
 
 __all__ = ["ConvGeometry", "ConvWorkspace", "im2col", "col2im", "output_size", "MaxPool2x2", "ZeroRow"]
+# kernels.fused imports the layers, so it is imported where used (engine.module), not here.
