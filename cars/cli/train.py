@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cars.cli import EXIT_INTERRUPTED, UsageError, check_json_path, window_function, write_json
-from cars.learn.config import LEARNER_SECTIONS, Config, apply_overrides, load_config, read_toml, resolve_config_path
+from cars.learn.config import LEARNER_SECTIONS, SECTIONS, Config, apply_overrides, load_config, read_toml, resolve_config_path
 from cars.learn.run import open_run
 from cars.learn.run_files import load_run_config
 
@@ -40,7 +40,8 @@ def cmd_train(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
 def learner_flags(args: argparse.Namespace, algo: str) -> dict[str, Any]:
     """--generations / --population as settings of the learner's own section."""
     section = LEARNER_SECTIONS[algo]
-    return {f"{section}.{flag}": getattr(args, flag) for flag in ("generations", "population")
+    names = getattr(SECTIONS[section], "FLAG_FIELDS", {})  # e.g. ppo: --generations -> ppo.updates
+    return {f"{section}.{names.get(flag, flag)}": getattr(args, flag) for flag in ("generations", "population")
             if getattr(args, flag, None) is not None}
 
 
@@ -87,8 +88,8 @@ def drive_run(run: Any, args: argparse.Namespace, window: Any) -> int:
                 run.run_generation()
     except KeyboardInterrupt:
         run.save()
-        print(f"\ninterrupted: saved the champion, history.csv ({len(run.history)} generations) and the checkpoint "
-              f"of generation {run.generation + 1} in {run.save_dir}; continue with: cars {args.command} --resume "
+        print(f"\ninterrupted: saved the champion, history.csv ({len(run.history)} rows) and the checkpoint "
+              f"of {getattr(run, 'unit', 'generation')} {run.generation + 1} in {run.save_dir}; continue with: cars {args.command} --resume "
               f"{run.save_dir}")
         write_plot(run)
         return EXIT_INTERRUPTED
@@ -107,11 +108,12 @@ def report_run(run: Any, seconds: float, json_path: str | None) -> int:
     busy = sum(r["seconds"] for r in history)
     first = run.first_lap_generation
     champion = run.save_dir / "champion.npz"
+    unit = getattr(run, "unit", "generation")  # policy-gradient runs count updates
     if run.best is not None:
-        lap = (f"first full lap in generation {first + 1} after {run.first_lap_car_steps:,} car-steps"
+        lap = (f"first full lap in {unit} {first + 1} after {run.first_lap_car_steps:,} car-steps"
                if first is not None else "no full lap yet")
-        print(f"done: {len(history)} generations in {seconds:.1f}s, best fitness {run.best['fitness']:.3f} "
-              f"(generation {run.best['generation'] + 1}), {lap}, {steps / max(busy, 1e-9):,.0f} car-steps/s; "
+        print(f"done: {len(history)} {unit}s in {seconds:.1f}s, best fitness {run.best['fitness']:.3f} "
+              f"({unit} {run.best['generation'] + 1}), {lap}, {steps / max(busy, 1e-9):,.0f} car-steps/s; "
               f"champion {champion}")
     if json_path:
         write_json(json_path, {
@@ -125,6 +127,7 @@ def report_run(run: Any, seconds: float, json_path: str | None) -> int:
             "car_steps_per_second": steps / max(busy, 1e-9),
             "champion": str(champion) if run.best is not None else None,
             "save_dir": str(run.save_dir),
+            **(run.report_fields() if hasattr(run, "report_fields") else {}),
         })
     return 0
 
@@ -135,6 +138,7 @@ def write_plot(run: Any) -> None:
         return
     try:
         from cars.learn.history_plot import plot_history
-        plot_history(run.history, run.save_dir / "history.png")
+        plot = getattr(run, "plot_history", None)  # a policy-gradient run plots returns per update
+        plot() if plot is not None else plot_history(run.history, run.save_dir / "history.png")
     except Exception as e:  # a plot must never lose a finished run
         print(f"note: history.png not written ({e})")

@@ -23,9 +23,10 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, get_type_hints
+from typing import Any, ClassVar, Mapping, get_type_hints
 
 from cars.learn.brain import ACTIVATION_LAYERS
+from cars.sim.fleet import RewardConfig
 from cars.sim.files import find_file, read_text, shipped_names
 from cars.sim.settings import (CarConfig, ConfigError, FitnessConfig, SensorConfig, SimulationConfig, check_section,
                                check_sim_settings, coerce, range_text, section_from_dict, setting)
@@ -44,12 +45,14 @@ __all__ = ["Config", "ConfigError", "AlgorithmConfig", "TrackConfig", "CarConfig
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 # algorithm name -> the section of the config that holds its hyperparameters
-LEARNER_SECTIONS: dict[str, str] = {"ga": "evolution", "es": "es", "cmaes": "cmaes"}
+LEARNER_SECTIONS: dict[str, str] = {"ga": "evolution", "es": "es", "cmaes": "cmaes", "ppo": "ppo",
+                                     "reinforce": "reinforce"}
 
 
 @dataclass(frozen=True)
 class AlgorithmConfig:
-    name: str = setting("ga", "the learner: ga (genetic algorithm), es (OpenAI evolution strategies), cmaes (CMA-ES)",
+    name: str = setting("ga", "the learner: ga (genetic algorithm), es (OpenAI evolution strategies), cmaes (CMA-ES), "
+                                "ppo (proximal policy optimization), reinforce (REINFORCE with a baseline)",
                         choices=tuple(LEARNER_SECTIONS))
     car_steps: int = setting(0, "stop once this many car-steps (one car moved one time step) were simulated; "
                                 "0 = no budget", low=0, high=1_000_000_000_000)
@@ -167,6 +170,63 @@ class CMAESConfig:
 
 
 @dataclass(frozen=True)
+class PolicyGradientConfig(RewardConfig):
+    """What every policy-gradient learner shares (cars.learn.policy_run): the environment's reward and starts
+    (inherited from cars.sim.fleet.RewardConfig), the vector environment and the networks' training. The policy's
+    mean is the [brain] network; the value network has the same hidden layers."""
+
+    FLAG_FIELDS: ClassVar[dict[str, str]] = {"generations": "updates", "population": "envs"}
+
+    updates: int = setting(100, "policy updates to run (cars train --generations)", low=1, high=1_000_000)
+    envs: int = setting(32, "cars driving at once: the vector environment's size (cars train --population)", low=1,
+                        high=4096)
+    learning_rate: float = setting(3e-4, "Adam's step size for the policy, its log-std and the value network", low=0,
+                                   high=1, low_open=True, live=1)
+    entropy_coef: float = setting(0.0, "weight of the policy's entropy bonus in the loss (more = more exploration)",
+                                  low=0, high=10, live=2)
+    gamma: float = setting(0.99, "discount factor of future rewards", low=0, high=1)
+    log_std_init: float = setting(-0.5, "initial log standard deviation of the Gaussian policy (learned, the same "
+                                        "for every state)", low=-5, high=2)
+    value_coef: float = setting(0.5, "weight of the value network's squared error in the loss", low=0, high=100)
+    max_grad_norm: float = setting(0.5, "the gradient of all parameters together is scaled down to at most this "
+                                        "norm", low=0, high=1e6, low_open=True)
+    normalize_advantages: bool = setting(True, "standardise the advantages of each minibatch (mean 0, std 1)")
+    normalize_observations: bool = setting(True, "standardise observations by running mean and variance (folded "
+                                                  "into the champion's first layer)")
+    eval_every: int = setting(1, "drive the deterministic policy (mean action) on the run's tracks every this many "
+                                 "updates; the best so far is the champion", low=1, high=1_000_000)
+
+
+@dataclass(frozen=True)
+class PPOConfig(PolicyGradientConfig):
+    """Proximal policy optimization (cars.learn.ppo): rollouts of rollout_steps steps from envs cars, then epochs
+    of minibatch Adam steps on the clipped surrogate with GAE advantages."""
+
+    rollout_steps: int = setting(128, "steps every car drives per update (a rollout: envs x rollout_steps "
+                                      "car-steps)", low=1, high=100_000)
+    epochs: int = setting(10, "passes over each rollout", low=1, high=1000)
+    minibatches: int = setting(4, "each pass splits the rollout into this many minibatches", low=1, high=65_536)
+    gae_lambda: float = setting(0.95, "generalised advantage estimation: lambda (0 = one-step TD, 1 = Monte "
+                                      "Carlo)", low=0, high=1)
+    clip_range: float = setting(0.2, "the probability ratio of new to old policy is clipped to 1 +- this",
+                                low=0, high=10, low_open=True)
+
+    def check(self, source: str) -> None:
+        if self.minibatches > self.envs * self.rollout_steps:
+            raise ConfigError(f"{source}: ppo.minibatches must be at most envs x rollout_steps "
+                              f"({self.envs * self.rollout_steps}), got {self.minibatches!r}")
+
+
+@dataclass(frozen=True)
+class REINFORCEConfig(PolicyGradientConfig):
+    """REINFORCE with a baseline (cars.learn.reinforce): every update, each of the envs cars drives one whole
+    episode; one Adam step on the log-likelihood of its actions weighted by return minus the value baseline."""
+
+    learning_rate: float = setting(1e-3, "Adam's step size for the policy, its log-std and the value network", low=0,
+                                   high=1, low_open=True, live=1)
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int = setting(1, "every random choice of the run comes from this seed: same seed + config = same run",
                         low=0)
@@ -178,6 +238,8 @@ class Config:
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     es: ESConfig = field(default_factory=ESConfig)
     cmaes: CMAESConfig = field(default_factory=CMAESConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    reinforce: REINFORCEConfig = field(default_factory=REINFORCEConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
 

@@ -400,4 +400,8 @@ def format_seconds(seconds: float) -> str:
 def open_run(config: Config, save_dir: str | os.PathLike, *, resume: bool = False,
              log: Callable[[str], None] | None = print) -> EvolutionRun:
     """The run of the config's learner in `save_dir` (new, or resumed from its checkpoint)."""
+    from cars.learn.policy_run import POLICY_LEARNERS, PolicyRun  # the gradient learners' update loop
+
+    if config.algorithm.name in POLICY_LEARNERS:
+        return PolicyRun(config, save_dir, resume=resume, log=log)
     return EvolutionRun(config, save_dir, resume=resume, log=log)

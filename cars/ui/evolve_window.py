@@ -74,6 +74,7 @@ class EvolveWindow(PlaybackActions):
     def __init__(self, run, size: tuple[int, int] = DEFAULT_SIZE) -> None:
         self.run = run
         self.config = run.config
+        self.unit = getattr(run, "unit", "generation")  # what one learning round is called: PPO counts updates
         self.size = size
         self.fps = 0.0
         self.turbo = False
@@ -173,7 +174,7 @@ class EvolveWindow(PlaybackActions):
         except ValueError as exc:  # ConfigError is a ValueError
             self.toasts.add(str(exc), theme.BAD)
             return False
-        self.toasts.add(f"{label(name)} {fmt_value(value)} from generation {self.run.generation + 2}", theme.WARN)
+        self.toasts.add(f"{label(name)} {fmt_value(value)} from {self.unit} {self.run.generation + 2}", theme.WARN)
         return True
 
     def next_track(self) -> None:
@@ -249,7 +250,7 @@ class EvolveWindow(PlaybackActions):
             best = row.get("best_fitness", row.get("best"))
             if best is not None and not self.turbo:
                 number = int(row.get("generation", self.run.generation - 1)) + 1
-                self.toasts.add(f"generation {number}: best {float(best):.3f} laps", theme.TEXT_DIM)
+                self.toasts.add(f"{self.unit} {number}: best {float(best):.3f} laps", theme.TEXT_DIM)
 
     def _target(self) -> int | None:
         sim = self.run.sim
@@ -315,7 +316,7 @@ class EvolveWindow(PlaybackActions):
         rows = self.hud.rows(self, sim, fitness, leader)
         # generations are numbered from 1, as in the headless command's output
         total = self.run.total_generations
-        draw_info_panel(surface, hud, f"GENERATION {min(self.run.generation + 1, total)} / {total}", rows)
+        draw_info_panel(surface, hud, f"{self.unit.upper()} {min(self.run.generation + 1, total)} / {total}", rows)
         if chart.height >= 60:
             live = float(np.max(fitness)) if len(fitness) else None
             self.chart.draw(surface, chart, self.run.history, live_best=live)
