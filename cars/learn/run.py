@@ -50,8 +50,11 @@ class EvolutionRun:
     """The evolution of one run folder. See the module docstring; the window drives it with step()."""
 
     def __init__(self, config: Config, save_dir: str | os.PathLike, *, resume: bool = False,
-                 log: Callable[[str], None] | None = print) -> None:
+                 log: Callable[[str], None] | None = print, evaluator: Any = None) -> None:
         self.save_dir = Path(save_dir)
+        # evaluator.evaluate(tracks, genomes, config) -> cars.learn.sharded.GenerationScores: scores whole
+        # generations elsewhere (e.g. shards on Ray actors) instead of stepping a Simulation here
+        self.evaluator = evaluator
         self.log = log or (lambda line: None)
         self.lock = RunLock(self.save_dir)
         self._track_cache: dict[str, Track] = {}
@@ -139,7 +142,7 @@ class EvolutionRun:
         self._track_index = 0
         self._car_steps = 0
         self._gen_started = time.perf_counter()
-        if not self.finished:
+        if not self.finished and self.evaluator is None:
             self._new_sim()
 
     def _new_sim(self) -> None:
@@ -152,6 +155,8 @@ class EvolutionRun:
 
     def step(self, n: int = 1) -> list[dict[str, Any]]:
         """Advance up to n simulation steps; returns the history rows of generations finished meanwhile."""
+        if self.evaluator is not None:  # a whole generation at a time
+            return [self._evaluate_generation()] if n > 0 and not self.finished else []
         rows = []
         for _ in range(max(0, int(n))):
             if self.finished:
@@ -197,6 +202,19 @@ class EvolutionRun:
             self._track_index += 1
             self._new_sim()
             return None
+        return self._finish_generation()
+
+    def _evaluate_generation(self) -> dict[str, Any]:
+        """Score the generation with the evaluator: it returns what stepping the simulations here would have
+        recorded (see cars.learn.sharded), so the run, its files and its resume are the same."""
+        scores = self.evaluator.evaluate(self.tracks, self.genomes, self.config)
+        self._fitness[:], self._laps[:] = scores.fitness, scores.laps
+        self._lap_seconds[:], self._survivors[:] = scores.lap_seconds, scores.survivors
+        if self.first_lap_car_steps is None and self.first_lap_generation is None \
+                and scores.first_lap_car_steps is not None:
+            self.first_lap_car_steps = self.total_car_steps + scores.first_lap_car_steps
+        self._car_steps = scores.car_steps
+        self._track_index = len(self.tracks) - 1
         return self._finish_generation()
 
     def _finish_generation(self) -> dict[str, Any]:
@@ -398,10 +416,14 @@ def format_seconds(seconds: float) -> str:
 
 
 def open_run(config: Config, save_dir: str | os.PathLike, *, resume: bool = False,
-             log: Callable[[str], None] | None = print) -> EvolutionRun:
-    """The run of the config's learner in `save_dir` (new, or resumed from its checkpoint)."""
+             log: Callable[[str], None] | None = print, evaluator: Any = None) -> EvolutionRun:
+    """The run of the config's learner in `save_dir` (new, or resumed from its checkpoint); `evaluator`
+    scores a population learner's generations elsewhere (cars.learn.sharded), with the same result."""
     from cars.learn.policy_run import POLICY_LEARNERS, PolicyRun  # the gradient learners' update loop
 
     if config.algorithm.name in POLICY_LEARNERS:
+        if evaluator is not None:
+            raise RunError(f"{save_dir}: algorithm {config.algorithm.name} learns from gradients, not generations "
+                           f"of genomes; it cannot evaluate on shards (run it without --backend ray)")
         return PolicyRun(config, save_dir, resume=resume, log=log)
-    return EvolutionRun(config, save_dir, resume=resume, log=log)
+    return EvolutionRun(config, save_dir, resume=resume, log=log, evaluator=evaluator)
