@@ -3,7 +3,8 @@
     cars train --algo ga [--config NAME|FILE] [--track T ...] [--generations N] [--population N] [--seed S]
                [--car-steps N] [--save-dir DIR | --resume DIR] [--headless] [--json PATH]
                [--set KEY=VALUE ...] [--section.key VALUE ...] [--screenshot PATH --frames N]
-    cars evolve ...      the same as `cars train --algo ga`
+    cars evolve ...      the same as `cars train --algo ga`  (--backend ray [--address A]: generations in shards)
+    cars sweep --set KEY=V1,V2,... [--seeds N] [--out DIR] [--backend local|ray [--address A]] [--workers N] ...
     cars drive --champion FILE --track T [--laps N] [--headless] [--json PATH] [--screenshot PATH --frames N]
     cars tracks [--generate SEED --out FILE]
     cars edit [FILE] [--screenshot PATH --frames N]
@@ -40,7 +41,7 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> Parser:
     parser = Parser(prog="cars", description="Cars that learn to drive: small neural networks trained by a "
                                              "genetic algorithm (and more learners) on 2D tracks.")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="{train,evolve,drive,tracks,edit}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="{train,evolve,sweep,drive,tracks,edit}")
     sub.required = True
 
     tr = sub.add_parser("train", help="train drivers with a learner (--algo)",
@@ -53,6 +54,10 @@ def build_parser() -> Parser:
                         description="Evolve drivers with the genetic algorithm. Any setting can be changed with "
                                     "--set section.key=value or --section.key value.")
     add_run_flags(ev)
+    from cars.cli.sweep import add_backend_flags, add_sweep_parser  # cars sweep; --backend ray for train/evolve
+    for run_parser in (tr, ev):
+        add_backend_flags(run_parser, sweep=False)
+    add_sweep_parser(sub)
 
     dr = sub.add_parser("drive", help="drive one champion alone on a track")
     dr.add_argument("--champion", required=True, metavar="FILE", help="champion.npz written by a run")
@@ -99,13 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if not argv:
-            raise UsageError("cars: a command is required: train, evolve, drive, tracks or edit (see cars --help)")
+            raise UsageError("cars: a command is required: train, evolve, sweep, drive, tracks or edit (see cars --help)")
         args, extra = build_parser().parse_known_args(argv)
-        if extra and args.command not in ("train", "evolve"):
+        if extra and args.command not in ("train", "evolve", "sweep"):
             raise UsageError(f"cars {args.command}: unrecognized arguments: {' '.join(extra)}")
         if args.command in ("train", "evolve"):
             from cars.cli.train import cmd_train
             return cmd_train(args, setting_overrides(args, extra))
+        if args.command == "sweep":
+            from cars.cli.sweep import cmd_sweep
+            return cmd_sweep(args, extra)
         if args.command == "drive":
             return cmd_drive(args)
         if args.command == "tracks":

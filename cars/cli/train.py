@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cars.cli import EXIT_INTERRUPTED, UsageError, check_json_path, window_function, write_json
+from cars.cli.sweep import generation_evaluator
 from cars.learn.config import LEARNER_SECTIONS, SECTIONS, Config, apply_overrides, load_config, read_toml, resolve_config_path
 from cars.learn.run import open_run
 from cars.learn.run_files import load_run_config
@@ -25,16 +26,19 @@ def cmd_train(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     else:
         config = new_config(args, overrides)
         save_dir = Path(args.save_dir or time.strftime("runs/cars-%Y%m%d-%H%M%S"))
+    evaluator = generation_evaluator(args)  # --backend ray: each generation in shards on Ray actors
     window = None
     if not args.headless:
         window = window_function("cars.ui.evolve_window", "run_evolve_window", f"cars {args.command}")
         ensure_display = window_function("cars.ui.window", "ensure_display", f"cars {args.command}")
         ensure_display(must_be_visible=args.screenshot is None and args.frames is None)  # before any file is made
-    run = open_run(config, save_dir, resume=bool(args.resume), log=print)
+    run = open_run(config, save_dir, resume=bool(args.resume), log=print, evaluator=evaluator)
     try:
         return drive_run(run, args, window)
     finally:
         run.close()
+        if evaluator is not None:
+            evaluator.close()
 
 
 def learner_flags(args: argparse.Namespace, algo: str) -> dict[str, Any]:

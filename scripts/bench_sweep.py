@@ -1,0 +1,190 @@
+"""Benchmarks of `cars sweep` and of sharded generations on Ray, measured as ratios within one run.
+
+    python scripts/bench_sweep.py --sweep [--repeat 3]     # 4 mutation rates x 5 seeds x 30 generations:
+                                                           # one after another, local pool (2), local Ray (2)
+    python scripts/bench_sweep.py --kill                   # kill a pool worker / a Ray worker mid-cell
+    python scripts/bench_sweep.py --sharded [--population 20000]   # one generation of 20,000 genomes:
+                                                           # one process vs 2 shard actors on local Ray
+
+--sweep prints the time of the 20 cells run one after another in this process, of the same sweep on the
+local pool with 2 workers and on a local Ray instance with 2 CPUs (its start-up counted separately), their
+ratios, and whether both backends wrote the same sweep.csv result columns. --kill runs the first seed's 4
+cells on each backend, kills the worker of one cell after its 10th generation, and compares every result
+with the uninterrupted run. --sharded compares fitness (every history value) and car-steps/s.
+The machine may be shared: repeat, and read the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cars.learn.backends import LocalPool, RayCells, RayConnection  # noqa: E402
+from cars.learn.config import load_config  # noqa: E402
+from cars.learn.run import open_run  # noqa: E402
+from cars.learn.sweep import SweepDefinition, run_cell  # noqa: E402
+from cars.learn.sweep_driver import run_sweep  # noqa: E402
+
+RATES = [0.02, 0.05, 0.1, 0.2]
+
+
+def quiet(line: str) -> None:
+    pass
+
+
+def result_columns(path: Path) -> list[str]:
+    return [line.rsplit(",", 1)[0] for line in path.read_text().splitlines()]
+
+
+def without_seconds(results: dict) -> dict:
+    return {i: {k: v for k, v in r.items() if k != "seconds"} for i, r in results.items()}
+
+
+def the_sweep(seeds: int, generations: int) -> SweepDefinition:
+    base = load_config("default", {"evolution.generations": generations})
+    return SweepDefinition.build(base, {"evolution.mutation_rate": RATES}, list(range(1, seeds + 1)))
+
+
+def bench_sweep(seeds: int, generations: int, workers: int) -> dict:
+    sweep = the_sweep(seeds, generations)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        started = time.perf_counter()
+        serial = {c.index: run_cell(c.config, tmp / "serial" / c.name) for c in sweep.cells()}
+        t_serial = time.perf_counter() - started
+        print(f"  one after another: {t_serial:7.1f}s")
+
+        started = time.perf_counter()
+        local = run_sweep(sweep, tmp / "local", LocalPool(workers), quiet, plots=False)
+        t_local = time.perf_counter() - started
+        print(f"  local pool ({workers}):    {t_local:7.1f}s   ratio to one after another {t_local / t_serial:.3f}")
+
+        started = time.perf_counter()
+        connection = RayConnection(cpus=workers)
+        t_ray_start = time.perf_counter() - started
+        started = time.perf_counter()
+        remote = run_sweep(sweep, tmp / "ray", RayCells(connection), quiet, plots=False)
+        t_ray = time.perf_counter() - started
+        connection.close()
+        same = result_columns(tmp / "ray" / "sweep.csv") == result_columns(tmp / "local" / "sweep.csv")
+        equal_serial = without_seconds(local.results) == without_seconds(serial)
+        print(f"  local Ray ({workers} CPUs): {t_ray:7.1f}s (+{t_ray_start:.1f}s to start Ray)   ratio to the pool "
+              f"{t_ray / t_local:.3f} ({(t_ray + t_ray_start) / t_local:.3f} with its start)")
+        print(f"  sweep.csv result columns identical (local vs ray): {same}; pool = one after another: {equal_serial}")
+        return {"serial": t_serial, "local": t_local, "ray": t_ray, "ray_start": t_ray_start,
+                "local_over_serial": t_local / t_serial, "ray_over_local": t_ray / t_local,
+                "ray_with_start_over_local": (t_ray + t_ray_start) / t_local, "csv_identical": same,
+                "pool_equals_serial": equal_serial}
+
+
+def bench_kill(generations: int, workers: int) -> dict:
+    sweep = the_sweep(1, generations)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        reference = without_seconds({c.index: run_cell(c.config, tmp / "reference" / c.name) for c in sweep.cells()})
+        for name in ("local", "ray"):
+            connection = RayConnection(cpus=workers) if name == "ray" else None
+            backend = RayCells(connection) if connection else LocalPool(workers)
+            pids, events = {}, []
+
+            def kill_once(event: dict) -> None:
+                events.append(event)
+                if event["type"] == "start":
+                    pids[event["cell"]] = event["pid"]
+                if event["type"] == "generation" and event["cell"] == 0 and event["generation"] == 10 \
+                        and "killed" not in pids:
+                    os.kill(pids[0], signal.SIGKILL)
+                    pids["killed"] = pids[0]
+                    print(f"  {name}: killed worker pid {pids[0]} during cell 0 (after generation 10)")
+
+            outcome = run_sweep(sweep, tmp / name, backend, quiet, plots=False, watch=kill_once)
+            if connection:
+                connection.close()
+            retried = [e["cell"] for e in events if e["type"] == "retry"]
+            equal = without_seconds(outcome.results) == reference
+            print(f"  {name}: {len(outcome.results)}/{len(outcome.cells)} cells, retried cells {retried}, every "
+                  f"result equal to the uninterrupted run: {equal}")
+            out[name] = {"cells": len(outcome.results), "retried": retried, "equal": equal}
+    return out
+
+
+def bench_sharded(population: int, generations: int, workers: int) -> dict:
+    from cars.learn.sharded import RayShardedEvaluator
+
+    config = load_config("default", {"evolution.population": population, "evolution.generations": generations})
+    timing = ("seconds", "car_steps_per_second")
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("one process", "ray shards"):
+            evaluator = RayShardedEvaluator(RayConnection(cpus=workers), shards=workers) if name != "one process" \
+                else None
+            run = open_run(config, Path(tmp) / name.replace(" ", "-"), log=None, evaluator=evaluator)
+            if evaluator is not None:  # the actors' first call starts their processes: not part of the throughput
+                run.evaluator.evaluate(run.tracks, run.genomes[: workers * 2], run.config)
+            rows = []
+            while not run.finished:
+                rows.append(run.run_generation())
+            run.close()
+            if evaluator is not None:
+                evaluator.close()
+            steps, seconds = sum(r["car_steps"] for r in rows), sum(r["seconds"] for r in rows)
+            runs[name] = {"rows": [{k: v for k, v in r.items() if k not in timing} for r in rows],
+                          "car_steps_per_second": steps / seconds, "seconds": seconds, "genomes": run.genomes.copy()}
+            print(f"  {name:<12}: {generations} generation(s) of {population:,} genomes in {seconds:6.1f}s, "
+                  f"{steps / seconds:,.0f} car-steps/s")
+    a, b = runs["one process"], runs["ray shards"]
+    identical = a["rows"] == b["rows"] and bool((a["genomes"] == b["genomes"]).all())
+    ratio = b["car_steps_per_second"] / a["car_steps_per_second"]
+    print(f"  fitness and next generation identical: {identical}; throughput ratio (ray / one process): {ratio:.2f}")
+    return {"identical": identical, "throughput_ratio": ratio, "local_cps": a["car_steps_per_second"],
+            "ray_cps": b["car_steps_per_second"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--kill", action="store_true")
+    parser.add_argument("--sharded", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--generations", type=int, default=30)
+    parser.add_argument("--population", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args()
+    report: dict = {}
+    if args.sweep:
+        reps = []
+        for i in range(args.repeat):
+            print(f"sweep {len(RATES)} x {args.seeds} seeds x {args.generations} generations, repetition {i + 1}:")
+            reps.append(bench_sweep(args.seeds, args.generations, args.workers))
+        report["sweep"] = {"repetitions": reps, **{f"median_{k}": statistics.median(r[k] for r in reps) for k in
+                                                   ("local_over_serial", "ray_over_local", "ray_with_start_over_local")}}
+        print({k: round(v, 3) for k, v in report["sweep"].items() if k.startswith("median")})
+    if args.kill:
+        print(f"kill a worker mid-sweep ({len(RATES)} cells x {args.generations} generations):")
+        report["kill"] = bench_kill(args.generations, args.workers)
+    if args.sharded:
+        reps = []
+        for i in range(args.repeat):
+            print(f"sharded generations, repetition {i + 1}:")
+            reps.append(bench_sharded(args.population, 1, args.workers))
+        report["sharded"] = {"repetitions": reps,
+                             "median_throughput_ratio": statistics.median(r["throughput_ratio"] for r in reps)}
+        print(f"median throughput ratio: {report['sharded']['median_throughput_ratio']:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
