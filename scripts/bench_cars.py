@@ -2,6 +2,7 @@
 
     python scripts/bench_cars.py                      # all three (a few minutes)
     python scripts/bench_cars.py --throughput         # car-steps/s at population 100 and 1000
+    python scripts/bench_cars.py --env                # the Gymnasium vector env vs the raw simulation, N = 64
     python scripts/bench_cars.py --learning --seeds 10 --generations 15
     python scripts/bench_cars.py --generalisation --generations 30 --unseen 10
     python scripts/bench_cars.py --all --json bench.json
@@ -123,11 +124,48 @@ def generalisation(generations: int, unseen: int, seed: int) -> dict:
     return results
 
 
+def env_throughput(track: str, cars: int, seconds: float, rounds: int = 3) -> dict:
+    """Car-steps/s of the Gymnasium vector env (cars.sim.env) against the raw Simulation, same N competent
+    drivers (an evolved champion), measured alternately in one run; the env's actions come from the champion
+    brain reading the env's observations (as a learner's policy would)."""
+    from cars.sim.env import CarTrackVectorEnv
+
+    base = load_config("default", {"evolution.generations": "8", "track.names": json.dumps([track])})
+    trained, _ = evolve(base, 8)
+    config = load_config("default", {"track.names": json.dumps([track]), "simulation.max_laps": "1000",
+                                     "simulation.max_steps": "1000000"})
+    genomes = np.repeat(trained.champion_genome[None], cars, axis=0)
+    brain = trained.model
+    engine.set_genome(brain, trained.champion_genome)
+    sims, envs = [], []
+    for _ in range(rounds):
+        sim = Simulation(load_track(track), config, genomes, model=trained.model)
+        sim.step()
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            count += sim.alive_count
+            sim.step()
+        sims.append(count / (time.perf_counter() - start))
+        env = CarTrackVectorEnv(cars, [track], settings=config)
+        obs, _ = env.reset(seed=0)
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            obs, *_ = env.step(brain.forward(obs))
+            count += cars
+        envs.append(count / (time.perf_counter() - start))
+    sim_rate, env_rate = statistics.median(sims), statistics.median(envs)
+    print(f"env N={cars}: vector env {env_rate:10,.0f} car-steps/s, raw simulation {sim_rate:10,.0f} car-steps/s "
+          f"(steady, median of {rounds}): ratio {env_rate / sim_rate:.2f}")
+    return {"cars": cars, "env_car_steps_per_second": env_rate, "simulation_car_steps_per_second": sim_rate,
+            "ratio": env_rate / sim_rate}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--throughput", action="store_true")
     p.add_argument("--learning", action="store_true")
     p.add_argument("--generalisation", action="store_true")
+    p.add_argument("--env", action="store_true", help="vector env vs raw simulation car-steps/s at N=64")
     p.add_argument("--all", action="store_true")
     p.add_argument("--populations", default="100,1000", help="throughput populations (default 100,1000)")
     p.add_argument("--track", default="sbends", help="throughput track (default sbends, the default config's)")
@@ -139,10 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1, help="generalisation: training seed")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
     args = p.parse_args(argv)
-    everything = args.all or not (args.throughput or args.learning or args.generalisation)
+    everything = args.all or not (args.throughput or args.learning or args.generalisation or args.env)
     report: dict = {"engine_numpy": np.__version__, "engine": engine.__name__}
     if everything or args.throughput:
         report["throughput"] = throughput([int(x) for x in args.populations.split(",")], args.track, args.seconds)
+    if everything or args.env:
+        report["env"] = env_throughput(args.track, 64, args.seconds)
     if everything or args.learning:
         report["learning"] = learning(list(range(1, args.seeds + 1)), args.generations or 15)
     if everything or args.generalisation:

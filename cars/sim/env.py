@@ -130,6 +130,12 @@ class CarTrackVectorEnv(VectorEnv):
         if actions.shape != (self.num_envs, 2):
             raise ValueError(f"actions must have shape ({self.num_envs}, 2), got {actions.shape}")
         n = self.num_envs
+        if len(self.fleets) == 1:  # one track: the fleet's arrays are the env's (no block copies)
+            fleet = self.fleets[0]
+            respawn = self._autoreset
+            rewards, terminated, truncated = fleet.step(actions, respawn if respawn.any() else None, self.np_random)
+            fleet.observe(self._obs)
+            return self._outcome(rewards, terminated, truncated, fleet.lapped)
         rewards = np.empty(n, dtype=np.float64)
         terminated, truncated, lapped = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         for fleet, block in zip(self.fleets, self.blocks):
@@ -138,10 +144,16 @@ class CarTrackVectorEnv(VectorEnv):
                 actions[block], respawn if respawn.any() else None, self.np_random)
             lapped[block] = fleet.lapped
             fleet.observe(self._obs[block])
+        return self._outcome(rewards, terminated, truncated, lapped)
+
+    def _outcome(self, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, lapped: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """step()'s return value; infos carry "lap" (a car completed a lap) and "episode" (return r, length l,
+        laps, progress, fitness, status of the episodes that ended), each with its "_key" mask."""
         ended = terminated | truncated
         infos: dict[str, Any] = {}
         if lapped.any():
-            infos["lap"], infos["_lap"] = lapped, lapped.copy()
+            infos["lap"], infos["_lap"] = lapped.copy(), lapped.copy()
         if ended.any():
             infos["episode"] = self._episode_info(ended)
             infos["_episode"] = ended.copy()

@@ -80,7 +80,7 @@ class Fleet:
         self.anchor = np.zeros(m, dtype=np.float64)  # best progress at the car's last stall check
         self.status = np.zeros(m, dtype=np.int8)
         self.controls = np.zeros((m, 2), dtype=np.float32)
-        self.sensors = np.ones((m, len(self.ray_angles)), dtype=np.float32)
+        self._rays = np.ones((len(self.ray_angles), m), dtype=np.float32)  # (R, m) as the caster writes them
         self.lapped = np.zeros(m, dtype=bool)
         self._respawn(np.ones(m, dtype=bool), None)
         self._cast()
@@ -97,7 +97,7 @@ class Fleet:
         """Advance every car one time step with controls (m, 2) in [-1, 1] (steering, throttle); then
         respawn the cars in `respawn` (their step's results are discarded: reward 0, not ended)."""
         self.clock += 1
-        np.clip(controls, -1.0, 1.0, out=self.controls)
+        np.maximum(np.minimum(controls, 1.0, out=self.controls), -1.0, out=self.controls)
         cs, f = self.state, self.progress_record.f
         c, s = self.physics.advance(cs[0], cs[1], cs[2], cs[3], self.controls[:, 0], self.controls[:, 1])
         xs, ys = self.physics.body_points(cs[0], cs[1], c, s)
@@ -113,15 +113,17 @@ class Fleet:
             stop, reason = ended
             status[stop] = reason[stop]
         check = self.episode_steps % self.stall_steps == 0
-        if np.logical_or.reduce(check):
+        if np.logical_or.reduce(check):  # each car's stall rule, every stall_steps steps of its own episode
             stalled = check & (f[2] < self.anchor + self.stall_distance) & (status == RUNNING)
             status[stalled] = STALLED
             np.copyto(self.anchor, f[2], where=check)
-        status[(self.episode_steps >= self.max_steps) & (status == RUNNING)] = TIMEOUT
+        timeout = self.episode_steps >= self.max_steps
+        if np.logical_or.reduce(timeout):
+            status[timeout & (status == RUNNING)] = TIMEOUT
         crashed = status == CRASHED
-        reward[crashed] -= self.reward.crash_penalty
+        reward -= self.reward.crash_penalty * crashed
         terminated = crashed | (status == FINISHED)
-        truncated = (status == STALLED) | (status == BACKWARDS) | (status == TIMEOUT)
+        truncated = (status != RUNNING) & ~terminated  # stalled, backwards or out of time
         self.status = status
         if respawn is not None and np.logical_or.reduce(respawn):
             reward[respawn] = 0.0
@@ -162,12 +164,12 @@ class Fleet:
         """Every car's rays from its current pose (c, s: cosines and sines of the headings, if known)."""
         if c is None or s is None:
             c, s = np.cos(self.state[2]), np.sin(self.state[2])
-        self.sensors[...] = self.caster.cast(self.state[0], self.state[1], c, s, self.progress_record.i[0]).T
+        self._rays = self.caster.cast(self.state[0], self.state[1], c, s, self.progress_record.i[0])
 
     def observe(self, out: np.ndarray) -> np.ndarray:
         """The observations (m, R + 1) float32 into `out`: ray distances and speed / max_speed, in [0, 1]."""
-        r = self.sensors.shape[1]
-        out[:, :r] = self.sensors
+        r = len(self._rays)
+        out[:, :r] = self._rays.T
         np.multiply(self.state[3], self._inv_max_speed, out=out[:, r])
         np.minimum(out[:, r], 1.0, out=out[:, r])
         return out
@@ -206,6 +208,7 @@ class Fleet:
     alive = property(lambda self: self.status == RUNNING)
     crashed = property(lambda self: self.status == CRASHED)
     steps = property(lambda self: self.clock)
+    sensors = property(lambda self: self._rays.T)  # (m, R) ray distances
 
     @property
     def progress(self) -> np.ndarray:
