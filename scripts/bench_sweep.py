@@ -162,7 +162,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
-    report: dict = {}
+    report: dict = {"load_average_at_start": os.getloadavg()}
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     if args.sweep:
         reps = []
         for i in range(args.repeat):
@@ -182,6 +183,8 @@ def main() -> None:
         report["sharded"] = {"repetitions": reps,
                              "median_throughput_ratio": statistics.median(r["throughput_ratio"] for r in reps)}
         print(f"median throughput ratio: {report['sharded']['median_throughput_ratio']:.2f}")
+    report["load_average_at_end"] = os.getloadavg()
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 

@@ -241,7 +241,11 @@ class RayConnection:
                 else:
                     ray.init(address=address, **options)
             except Exception as e:  # Ray's own errors: one line, exit 2
-                raise ClusterError(f"Ray did not start{f' at {address}' if address else ''}: {first_line(e)}") from None
+                hint = "" if address in (None, "local") else \
+                    ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (from "
+                     "`ray get-auth-token` on its head) here too")
+                raise ClusterError(f"Ray did not start{f' at {address}' if address else ''}: {first_line(e)}{hint}") \
+                    from None
         self.address = address or "local"
         self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.nodes = sum(1 for node in ray.nodes() if node.get("Alive"))

@@ -153,7 +153,8 @@ class SweepDefinition:
         return [dict(zip(self.names, combo)) for combo in itertools.product(*(values for _, values in self.axes))]
 
     def cells(self) -> list[Cell]:
-        combos, width = self.combinations(), len(str(max(len(self.combinations()) * len(self.seeds) - 1, 9)))
+        combos = self.combinations()
+        width = len(str(max(len(combos) * len(self.seeds) - 1, 9)))
         cells = []
         for values, seed in itertools.product(combos, self.seeds):
             try:
@@ -322,27 +323,31 @@ def run_cell(config: Config, folder: str | Path, unseen: int = 0,
 
 
 def cell_result(run: Any, folder: Path, unseen: int) -> dict[str, Any]:
-    """What a finished cell found: the numbers of sweep.csv, and the best-fitness curve for the plots."""
+    """What a finished cell found: the numbers of sweep.csv, and the best-fitness curve for the plots. Works on
+    any run object (cars.learn.run's interface); a number the run never measured (e.g. no episode of a
+    gradient learner ended yet) is None."""
     history = run.history
-    if run.best is None:
-        raise RunError(f"{folder}: the run finished without scoring a generation")
-    first = run.first_lap_generation
+    first, best = run.first_lap_generation, run.best
     result: dict[str, Any] = {
         "generations": len(history),
         "first_lap_generation": None if first is None else first + 1,
         "first_lap_car_steps": run.first_lap_car_steps if first is not None else None,
-        "best_fitness": float(run.best["fitness"]),
-        "best_generation": int(run.best["generation"]) + 1,
-        "final_best_fitness": float(history[-1]["best_fitness"]),
-        "laps": max(float(r.get("laps") or 0) for r in history),
+        "best_fitness": None if best is None else float(best["fitness"]),
+        "best_generation": None if best is None else int(best["generation"]) + 1,
+        "final_best_fitness": number(history[-1].get("best_fitness")) if history else None,
+        "laps": max((float(r.get("laps") or 0) for r in history), default=0.0),
         "car_steps": int(run.total_car_steps),
-        "curve": [float(r["best_fitness"]) for r in history],
+        "curve": [number(r.get("best_fitness")) for r in history],
         "seconds": round(float(sum(r.get("seconds") or 0 for r in history)), 3),
     }
     if unseen:
-        result["unseen_lapped"] = unseen_laps(folder / "champion.npz", unseen)
+        result["unseen_lapped"] = unseen_laps(folder / "champion.npz", unseen) if best is not None else 0
         result["unseen_tracks"] = unseen
     return result
+
+
+def number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def unseen_laps(champion: Path, count: int) -> int:

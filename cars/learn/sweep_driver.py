@@ -75,7 +75,8 @@ class Progress:
         first = result["first_lap_generation"]
         lap = f"first lap gen {first:>3}" if first is not None else "no lap yet     "
         unseen = f"  unseen {result['unseen_lapped']}/{result['unseen_tracks']}" if "unseen_lapped" in result else ""
-        return (f"[{self._count()}] {cell_label(cell.values, cell.seed):<34} best {result['best_fitness']:6.3f}  "
+        best = "     -" if result["best_fitness"] is None else f"{result['best_fitness']:6.3f}"
+        return (f"[{self._count()}] {cell_label(cell.values, cell.seed):<34} best {best}  "
                 f"{lap}  laps {result['laps']:g}{unseen}  {result.get('seconds', 0):6.1f}s   "
                 f"elapsed {format_duration(elapsed)}  ETA {format_duration(eta) if left else '0:00'}")
 

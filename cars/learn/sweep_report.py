@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -69,7 +70,7 @@ def summarize(sweep: SweepDefinition, cells: Sequence[Cell], results: Mapping[in
         found = group["results"]
         firsts = [r["first_lap_generation"] for r in found if r["first_lap_generation"] is not None]
         steps = [r["first_lap_car_steps"] for r in found if r["first_lap_car_steps"] is not None]
-        best = [r["best_fitness"] for r in found]
+        best = [r["best_fitness"] for r in found if r["best_fitness"] is not None]
         rows.append({
             "combination": combo, "values": group["values"], "seeds": len(found), "of": len(sweep.seeds),
             "lapped": len(firsts),
@@ -164,7 +165,8 @@ def plot_sweep(folder: Path, sweep: SweepDefinition, cells: Sequence[Cell],
     fig, panels = plt.subplots(1, len(axes), figsize=(5.5 * len(axes), 4), squeeze=False)
     for panel, (key, values) in zip(panels[0], axes):
         for i, value in enumerate(values):
-            curves = [results[c.index]["curve"] for c in finished if value_of(c, key) == value]
+            curves = [[np.nan if v is None else v for v in results[c.index]["curve"]]
+                      for c in finished if value_of(c, key) == value]
             if not curves:
                 continue
             length = max(len(c) for c in curves)
@@ -173,10 +175,12 @@ def plot_sweep(folder: Path, sweep: SweepDefinition, cells: Sequence[Cell],
                 grid[row, :len(curve)] = curve
             generations = np.arange(1, length + 1)
             color = plt.cm.viridis(i / max(len(values) - 1, 1))
-            panel.plot(generations, np.nanmedian(grid, axis=0), color=color, label=value_text(value))
-            if len(curves) > 1:
-                panel.fill_between(generations, np.nanpercentile(grid, 25, axis=0), np.nanpercentile(grid, 75, axis=0),
-                                   color=color, alpha=0.2, linewidth=0)
+            with warnings.catch_warnings():  # a generation no cell measured (e.g. no episode ended) stays empty
+                warnings.simplefilter("ignore", RuntimeWarning)
+                panel.plot(generations, np.nanmedian(grid, axis=0), color=color, label=value_text(value))
+                if len(curves) > 1:
+                    panel.fill_between(generations, np.nanpercentile(grid, 25, axis=0),
+                                       np.nanpercentile(grid, 75, axis=0), color=color, alpha=0.2, linewidth=0)
         panel.set(title=f"best fitness by {short_name(key)}", xlabel="generation", ylabel="best fitness (laps)")
         panel.legend(title=short_name(key), fontsize=8)
         panel.grid(alpha=0.3)
