@@ -28,9 +28,11 @@ def find_file(name_or_path: str | os.PathLike, folder: Path, suffix: str, what: 
         raise error(f"{what} name is empty (shipped: {', '.join(shipped_names(folder, suffix))})")
     if path.is_file():
         return path
-    if looks_like_path(text, suffix):
+    if looks_like_path(text, suffix) or path.exists():
         if path.is_dir():
             raise error(f"{text}: is a folder, not a {what} file")
+        if path.exists():  # a FIFO would block the read, a device never ends
+            raise error(f"{text}: not a regular file (a FIFO, device or socket), not a {what} file")
         raise error(f"{text}: {what} file not found")
     shipped = folder / f"{text.strip().lower()}{suffix}"
     if shipped.is_file():
@@ -38,10 +40,17 @@ def find_file(name_or_path: str | os.PathLike, folder: Path, suffix: str, what: 
     raise error(f"{text}: no such {what} file or shipped {what} (shipped: {', '.join(shipped_names(folder, suffix))})")
 
 
+MAX_TEXT_BYTES = 16 << 20  # a track of MAX_POINTS points is well under 1 MB; a config a few KB
+
+
 def read_text(path: Path, error: type[Exception]) -> str:
-    """The UTF-8 text of `path`, or `error` with one line naming it."""
+    """The UTF-8 text of `path` (at most MAX_TEXT_BYTES), or `error` with one line naming it."""
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(MAX_TEXT_BYTES + 1)
+        if len(data) > MAX_TEXT_BYTES:
+            raise error(f"{path}: larger than {MAX_TEXT_BYTES >> 20} MB, too large to be a track or config file")
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
     except IsADirectoryError:

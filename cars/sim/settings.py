@@ -153,18 +153,19 @@ class CarConfig:
     length: float = setting(24.0, "body length, world units (the body is the rectangle that must not touch a wall)",
                             low=1, high=200)
     width: float = setting(12.0, "body width, world units", low=1, high=100)
-    max_speed: float = setting(300.0, "world units per second", low=0, high=1200, low_open=True)
-    acceleration: float = setting(300.0, "units/s^2 at full throttle (throttle > 0)", low=0, high=10_000,
-                                  low_open=True)
-    brake: float = setting(600.0, "units/s^2 at full brake (throttle < 0); there is no reverse gear", low=0,
-                           high=10_000, low_open=True)
+    # Lower bounds are physical, not just positive: a speed or a turn speed of 1e-300 passes "> 0" but
+    # overflows float32 arithmetic (1 / turn_speed = inf) and every car turns into NaN.
+    max_speed: float = setting(300.0, "world units per second", low=1, high=1200)
+    acceleration: float = setting(300.0, "units/s^2 at full throttle (throttle > 0)", low=1, high=10_000)
+    brake: float = setting(600.0, "units/s^2 at full brake (throttle < 0); there is no reverse gear", low=1,
+                           high=10_000)
     drag: float = setting(0.3, "1/s: friction proportional to speed", low=0, high=10)
     rolling: float = setting(20.0, "units/s^2: constant rolling friction (a car without throttle coasts to a stop)",
                              low=0, high=1000)
     turn_rate: float = setting(3.5, "radians/s at full steering once the speed reaches turn_speed", low=0, high=20,
                                low_open=True)
     turn_speed: float = setting(80.0, "units/s: below this speed the turn rate shrinks in proportion (no turning "
-                                      "on the spot)", low=0, high=1200, low_open=True)
+                                      "on the spot)", low=1, high=1200)
 
 
 @dataclass(frozen=True)
@@ -173,12 +174,12 @@ class SensorConfig:
     angle_deg: float = setting(180.0, "spread of the rays, degrees, centred on the heading (360 = all around)",
                                low=0, high=360)
     length: float = setting(160.0, "ray length, world units; readings are distance / length, 1.0 = no wall in reach",
-                            low=0, high=2000, low_open=True)
+                            low=1, high=2000)
 
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    dt: float = setting(1.0 / 30.0, "fixed time step, seconds (1/30)", low=0, high=0.2, low_open=True)
+    dt: float = setting(1.0 / 30.0, "fixed time step, seconds (1/30)", low=0.001, high=0.2)
     max_steps: int = setting(1800, "an episode (a generation's drive) ends after this many steps if cars still drive",
                              low=1, high=1_000_000)
     max_laps: int = setting(2, "a car stops (finished) after this many laps", low=1, high=10_000)

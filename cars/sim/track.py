@@ -30,8 +30,9 @@ DEFAULT_TRACK = "oval"
 CHECKPOINT_SPACING = 50.0  # world units of centerline between checkpoints
 SMOOTH_SPACING = 12.0  # world units between points of a smoothed centerline
 MITER_LIMIT = 2.0  # walls at a sharp corner sit at most this many half-widths from the centerline
-MAX_POINTS = 5_000
+MAX_POINTS = 5_000  # of the centerline as driven (after smoothing): the ray and road tables grow with it
 MAX_COORDINATE = 1e6
+MAX_NAME = 100
 CANDIDATE_CHUNK = 256  # centerline vertices per block when building candidate tables
 KNOWN_FIELDS = ("name", "width", "centerline", "smooth")
 
@@ -127,6 +128,8 @@ class Track:
         name = d.get("name", Path(source).stem if source.endswith(".json") else "track")
         if not isinstance(name, str) or not name.strip():
             raise TrackError(f"{source}: 'name' must be a non-empty string")
+        if len(name.strip()) > MAX_NAME:
+            raise TrackError(f"{source}: 'name' must be at most {MAX_NAME} characters, got {len(name.strip())}")
         width = d["width"]
         if not is_number(width):
             raise TrackError(f"{source}: 'width' must be a number, got {json.dumps(width)[:60]}")
@@ -141,7 +144,7 @@ class Track:
             if len(points) > 1 and np.array_equal(points[0], points[-1]):
                 points = points[:-1]
             check_points(points, float(width), source)  # clear messages before the spline sees them
-            points = geometry.smooth_closed(points, SMOOTH_SPACING)
+            points = smooth_points(points, source)
         return cls(name.strip(), float(width), points, source=source)
 
     def to_dict(self) -> dict:
@@ -265,12 +268,29 @@ def parse_points(raw: Any, source: str) -> np.ndarray:
         raise TrackError(f"{source}: a centerline coordinate is too large to be a number") from None
 
 
+def smooth_points(control: np.ndarray, source: str) -> np.ndarray:
+    """The dense centerline of a smooth track, refused (before it is made) when it would exceed MAX_POINTS.
+
+    The spline through K control points is sampled 24 times per span (bounded by K <= MAX_POINTS), then
+    resampled every SMOOTH_SPACING units: that count grows with the curve's length, so it is checked first."""
+    curve = geometry.catmull_rom_closed(control)
+    length = float(np.sum(geometry.segment_lengths(curve)))
+    count = int(round(length / SMOOTH_SPACING))
+    if count > MAX_POINTS:
+        raise TrackError(f"{source}: smoothing gives a centerline of {count:,} points (one every {SMOOTH_SPACING:g} "
+                         f"units along {length:,.0f}), more than the limit of {MAX_POINTS}; place the control points "
+                         f"closer together or set \"smooth\": false")
+    return geometry.resample_closed(curve, SMOOTH_SPACING)
+
+
 def check_points(points: np.ndarray, width: float, source: str) -> None:
     """Count, finiteness, range and distinct consecutive points of a closed centerline (K, 2)."""
     if not math.isfinite(width) or width <= 0:
         raise TrackError(f"{source}: 'width' must be a positive finite number, got {width}")
     if len(points) < 4:
         raise TrackError(f"{source}: the centerline needs at least 4 distinct points, got {len(points)}")
+    if len(points) > MAX_POINTS:
+        raise TrackError(f"{source}: the centerline has {len(points):,} points, more than the limit of {MAX_POINTS}")
     bad = ~np.isfinite(points).all(axis=1)
     if bad.any():
         raise TrackError(f"{source}: centerline point {int(np.argmax(bad))} is not a finite number")
