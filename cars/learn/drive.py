@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 import engine
 from engine import ModelFileError
 
+from cars.learn.brain import build_brain
 from cars.learn.config import Config
 from cars.learn.run_files import champion_config
 from cars.sim.progress import CRASHED, STATUS_NAMES
@@ -21,12 +24,20 @@ from cars.sim.track import Track
 
 def load_champion(path: str | os.PathLike) -> tuple[engine.Module, Config, dict[str, Any]]:
     """(brain, config it was evolved with, metadata) of a champion file. Raises ModelFileError/ConfigError."""
-    model, meta = engine.load_with_metadata(path)
+    try:
+        model, meta = engine.load_with_metadata(path)
+    except MemoryError:
+        raise ModelFileError(f"{path}: its architecture is too large to build (not a cars champion?)") from None
     config = champion_config(meta, str(path))
     expected = config.sensors.rays + 1
     first = next(iter(model), None) if isinstance(model, engine.Sequential) else None
     if not isinstance(first, engine.Dense) or first.in_features != expected:
         raise ModelFileError(f"{path}: the brain does not take the {expected} inputs its config describes")
+    if engine.genome_size(model) != engine.genome_size(build_brain(config.brain, expected)):
+        raise ModelFileError(f"{path}: the brain is not the brain.hidden {list(config.brain.hidden)} its config "
+                             f"describes")
+    if not all(np.all(np.isfinite(p.data)) for p in model.parameters()):
+        raise ModelFileError(f"{path}: the brain's weights hold non-finite numbers (NaN or infinity)")
     return model, config, meta
 
 

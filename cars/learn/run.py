@@ -37,8 +37,10 @@ from cars.learn.brain import build_brain
 from cars.learn.config import (Config, ConfigError, apply_overrides, get_setting, learner_section, live_settings,
                                replace_setting)
 from cars.learn.learner import make_learner
+from cars.learn.preflight import check_run_fits
 from cars.learn.run_files import (CHAMPION_KIND, RunError, RunLock, history_columns, read_checkpoint,
                                   write_checkpoint, write_history)
+from cars.learn.run_guard import check_learner_arrays, check_run_folder, require_finite, start_or_undo
 from cars.sim.progress import BACKWARDS, CRASHED, STALLED
 from cars.sim.simulation import Simulation
 from cars.sim.track import Track, find_track_file, load_track, shipped_track_names
@@ -89,6 +91,11 @@ class EvolutionRun:
         self.track_names = list(config.track.names)
         for name in self.track_names:
             self._track(name)  # fail now, with the track's own message, rather than mid-run
+        with start_or_undo(self.save_dir, self.lock):  # a start that fails (or Ctrl-C) leaves no folder behind
+            self._create(config)
+
+    def _create(self, config: Config) -> None:
+        check_run_folder(self.save_dir)
         try:
             self.save_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -218,7 +225,7 @@ class EvolutionRun:
         return self._finish_generation()
 
     def _finish_generation(self) -> dict[str, Any]:
-        done = ~np.isnan(self._fitness[:, 0])
+        done = np.arange(len(self.tracks)) <= self._track_index  # (not ~isnan: a diverged track is NaN but driven)
         per_track, laps = self._fitness[done], self._laps[done]
         worst = self.config.fitness.aggregate == "worst"
         fitness = per_track.min(axis=0) if worst else per_track.mean(axis=0)
@@ -319,9 +326,11 @@ class EvolutionRun:
     def _snapshot(self) -> None:
         """Remember the state at the start of this generation: what a checkpoint must hold."""
         arrays, learner_state = self.learner.state()
-        self._snap_arrays = {f"learner.{name}": np.array(a, copy=True) for name, a in arrays.items()}
+        snap_arrays = {f"learner.{name}": np.array(a, copy=True) for name, a in arrays.items()}
         if self.champion_genome is not None:
-            self._snap_arrays["champion"] = self.champion_genome.copy()
+            snap_arrays["champion"] = self.champion_genome.copy()
+        require_finite(snap_arrays, self.save_dir, self.generation)  # the last finite checkpoint stays
+        self._snap_arrays = snap_arrays
         self._snap_state = {
             "algorithm": self.config.algorithm.name, "generation": self.generation,
             "rng": self.rng.bit_generator.state, "learner": learner_state,
@@ -344,6 +353,7 @@ class EvolutionRun:
         return written
 
     def save_champion(self, path: Path) -> Path:
+        require_finite({"champion": self.champion_genome}, self.save_dir, self.generation)
         model = build_brain(self.config.brain, self.config.sensors.rays + 1)
         engine.set_genome(model, self.champion_genome)
         meta = {"kind": CHAMPION_KIND, "config": self.config.to_dict(), "algorithm": self.config.algorithm.name,
@@ -367,18 +377,23 @@ class EvolutionRun:
         if state.get("algorithm", "ga") != config.algorithm.name:
             raise RunError(f"{path}: a checkpoint of algorithm {state.get('algorithm', 'ga')}, but the run's config "
                            f"says {config.algorithm.name}")
-        self._setup(config)
+        try:
+            now = self._with_changes(config, state.get("live_now", {}))
+        except ConfigError as e:
+            raise RunError(f"{path}: damaged checkpoint ({e})") from None
+        self._setup(now)  # the learner as it is now (e.g. a live-tweaked population): the arrays must match it
         if state["genome_size"] != self.genome_size:
             raise RunError(f"{path}: its brains have {state['genome_size']} weights but the config's brain needs "
                            f"{self.genome_size}; resume with the run's own config.toml")
+        check_learner_arrays(arrays, self.learner.state()[0], self.genome_size, path)
         try:
-            self.config = self._with_changes(config, state.get("live_now", {}))
+            self.config = now
             self.next_config = self._with_changes(config, state.get("live_next", {}))
             self.rng.bit_generator.state = state["rng"]
             self.learner.restore({k.partition(".")[2]: v for k, v in arrays.items() if k.startswith("learner.")},
                                  state.get("learner", {}))
         except (ConfigError, KeyError, TypeError, ValueError) as e:
-            raise RunError(f"{path}: damaged checkpoint ({e})") from None
+            raise RunError(f"{path}: damaged checkpoint ({f'no {e}' if isinstance(e, KeyError) else e})") from None
         self.generation = int(state["generation"])
         self.history = state["history"]
         self.track_names = state["track_names"]
@@ -419,6 +434,7 @@ def open_run(config: Config, save_dir: str | os.PathLike, *, resume: bool = Fals
              log: Callable[[str], None] | None = print, evaluator: Any = None) -> EvolutionRun:
     """The run of the config's learner in `save_dir` (new, or resumed from its checkpoint); `evaluator`
     scores a population learner's generations elsewhere (cars.learn.sharded), with the same result."""
+    check_run_fits(config, [load_track(name) for name in config.track.names], str(save_dir))
     from cars.learn.policy_run import POLICY_LEARNERS, PolicyRun  # the gradient learners' update loop
 
     if config.algorithm.name in POLICY_LEARNERS:

@@ -78,6 +78,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     keys every checkpoint has. A format-1 checkpoint (before learners) comes back as format 2."""
     if not path.is_file():
         raise RunError(f"{path.parent}: no checkpoint.npz to resume from")
+    if not is_zip(path):
+        raise RunError(f"{path}: not a readable checkpoint (not a zip archive: overwritten or not a checkpoint)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -98,6 +100,9 @@ def read_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     for name, array in arrays.items():
         if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
             raise RunError(f"{path}: damaged checkpoint ({name} holds non-finite numbers)")
+    from cars.learn.checkpoint_state import check_state  # (it imports RunError from here)
+
+    check_state(state, path)
     return arrays, state
 
 
@@ -118,6 +123,14 @@ def _upgrade_format_1(arrays: dict[str, np.ndarray], state: dict[str, Any], path
     return arrays, state
 
 
+def is_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"PK"
+    except OSError as e:
+        raise RunError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
 def first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -128,6 +141,8 @@ def first_line(error: BaseException) -> str:
 def load_run_config(save_dir: str | os.PathLike) -> Config:
     """The resolved config.toml of a run folder; it must list every setting (never a silent default)."""
     path = Path(save_dir) / "config.toml"
+    if Path(save_dir).exists() and not Path(save_dir).is_dir():
+        raise RunError(f"{save_dir}: is a file, not a run folder")
     if not Path(save_dir).is_dir():
         raise RunError(f"{save_dir}: no such run folder")
     if not path.is_file():
@@ -176,6 +191,10 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
     def release(self) -> None:
         if self._fd is not None:
