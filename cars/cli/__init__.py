@@ -9,24 +9,29 @@
     cars tracks [--generate SEED --out FILE]
     cars edit [FILE] [--screenshot PATH --frames N]
 
-Every error prints one line and exits with status 2; Ctrl-C during a run saves and exits with 130.
+Every error prints one line and exits with status 2; Ctrl-C anywhere prints one line and exits with 130,
+after saving what a run or a drive has done (cars.cli.interrupt handles every Ctrl-C).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
-from pathlib import Path
-from typing import Any, Sequence
+from cars.cli import interrupt
+from cars.cli.interrupt import EXIT_INTERRUPTED
 
-from engine import ModelFileError
+with interrupt.loading():  # Ctrl-C while numpy and the project load: one line, exit 130
+    import argparse
+    import json
+    import sys
+    import time
+    from pathlib import Path
+    from typing import Any, Sequence
 
-from cars.learn.config import LEARNER_SECTIONS, SECTIONS, ConfigError, load_config
-from cars.sim.track import TrackError, load_track, save_track, shipped_track_names
+    from engine import ModelFileError
 
-EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
+    from cars.learn.config import LEARNER_SECTIONS, SECTIONS, ConfigError, load_config
+    from cars.sim.track import TrackError, load_track, save_track, shipped_track_names
+
+EXIT_ERROR = 2
 
 
 class UsageError(Exception):
@@ -102,6 +107,17 @@ def add_window_flags(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    with interrupt.handling():
+        try:
+            return run_command(argv)
+        except KeyboardInterrupt:
+            return interrupt.report(f"cars {argv[0]}: interrupted" if argv else "cars: interrupted")
+        except MemoryError as e:  # what the memory estimate did not foresee
+            return fail(f"out of memory ({str(e).strip() or 'an allocation failed'}); try a smaller population, "
+                        f"brain or track")
+
+
+def run_command(argv: list[str]) -> int:
     try:
         if not argv:
             raise UsageError("cars: a command is required: train, evolve, sweep, drive, tracks or edit (see cars --help)")
@@ -115,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cars.cli.sweep import cmd_sweep
             return cmd_sweep(args, extra)
         if args.command == "drive":
+            from cars.cli.drive import cmd_drive
             return cmd_drive(args)
         if args.command == "tracks":
             return cmd_tracks(args)
@@ -177,14 +194,21 @@ def field_flags(extra: list[str], command: str) -> dict[str, str]:
 def write_json(path: str, data: dict[str, Any]) -> None:
     from engine.atomic import write_bytes_atomic
 
-    check_json_path(path)
     write_bytes_atomic(Path(path), (json.dumps(data, indent=2) + "\n").encode())
 
 
-def check_json_path(path: str | None) -> None:
-    """Fail before the work starts if the --json file could not be written afterwards."""
-    if path and not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"{path}: folder {Path(path).parent} does not exist")
+def check_json_path(path: str | None, flag: str = "--json") -> None:
+    """Fail before the work starts if an output file (--json, --out) could not be written afterwards:
+    a folder, FIFO or device in its place, a missing or unwritable folder (engine.atomic.ensure_writable)."""
+    from engine.atomic import ensure_writable
+
+    if path is None:
+        return
+    if not path.strip():
+        raise UsageError(f"{flag} needs a file name, got an empty one")
+    if not Path(path).parent.is_dir():
+        raise UsageError(f"{path}: folder {Path(path).parent} does not exist ({flag})")
+    ensure_writable(path)
 
 
 def window_function(module: str, function: str, command: str) -> Any:
@@ -199,43 +223,22 @@ def window_function(module: str, function: str, command: str) -> Any:
 
 # ---- drive / tracks / edit ------------------------------------------------------------------------
 
-def cmd_drive(args: argparse.Namespace) -> int:
-    from cars.learn.drive import drive, load_champion
-
-    if args.laps < 1:
-        raise UsageError(f"cars drive: --laps must be >= 1, got {args.laps}")
-    check_json_path(args.json)
-    track = load_track(args.track)
-    load_champion(args.champion)  # fail early with the file's own message
-    if args.headless:
-        result = drive(args.champion, track, laps=args.laps)
-        laps = ", ".join(str(k) for k in result["lap_steps"]) or "none"
-        print(f"{result['track']}: {result['completed_laps']}/{args.laps} laps, progress "
-              f"{result['progress_laps']:.3f} laps, {result['status']} after {result['steps']} steps "
-              f"({result['seconds']:.1f}s); lap steps: {laps}")
-    else:
-        window = window_function("cars.ui.drive_window", "run_drive_window", "cars drive")
-        result = window(args.champion, track, laps=args.laps, screenshot=args.screenshot, frames=args.frames)
-    if args.json:
-        write_json(args.json, result)
-    return 0
-
-
 def cmd_tracks(args: argparse.Namespace) -> int:
     if args.generate is None:
-        if args.out:
+        if args.out is not None:
             raise UsageError("cars tracks: --out needs --generate SEED")
         for name in shipped_track_names():
             t = load_track(name)
             print(f"{name:<12} {t.name:<14} width {t.width:5.0f}  length {t.length:6.0f}  points {len(t.centerline)}")
         return 0
-    if not args.out:
+    if args.out is None:
         raise UsageError("cars tracks: --generate needs --out FILE")
+    if args.generate < 0:
+        raise UsageError(f"cars tracks: --generate needs a seed >= 0, got {args.generate}")
     from cars.sim.trackgen import generate_track
 
     out = Path(args.out)
-    if not out.parent.exists():
-        raise UsageError(f"{out}: folder {out.parent} does not exist")
+    check_json_path(args.out, "--out")  # before generating: a folder, FIFO or device is refused, never replaced
     track = generate_track(args.generate)
     save_track(track, out)
     print(f"wrote {out}: {track.name}, width {track.width:g}, length {track.length:.0f}")
@@ -243,6 +246,20 @@ def cmd_tracks(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        check_edit_target(args.file)
     editor = window_function("cars.ui.editor.window", "run_editor", "cars edit")
     editor(args.file, screenshot=args.screenshot, frames=args.frames)
     return 0
+
+
+def check_edit_target(path: str) -> None:
+    """The file `cars edit` opens and saves to must be a track file or a new path in a folder."""
+    from engine.atomic import target_file
+
+    if not path.strip():
+        raise UsageError("cars edit: the track file name is empty")
+    if Path(path).is_dir():
+        raise UsageError(f"{path}: is a folder, not a track file (cars edit FILE.json)")
+    if Path(path).exists() or path.lower().endswith(".json"):
+        target_file(path)  # a FIFO or a device is refused before the window opens

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cars.cli import EXIT_INTERRUPTED, UsageError, check_json_path, window_function, write_json
+from cars.cli import EXIT_INTERRUPTED, UsageError, check_json_path, interrupt, window_function, write_json
 from cars.cli.sweep import generation_evaluator
 from cars.learn.config import LEARNER_SECTIONS, SECTIONS, Config, apply_overrides, load_config, read_toml, resolve_config_path
 from cars.learn.run import open_run
@@ -84,6 +84,7 @@ def drive_run(run: Any, args: argparse.Namespace, window: Any) -> int:
         print(f"run folder {run.save_dir}: config.toml, seed {run.config.seed}, algorithm "
               f"{run.config.algorithm.name}; tracks {', '.join(t.name for t in run.tracks)}")
     started = time.perf_counter()
+    interrupted = False
     try:
         if window is not None:
             window(run, screenshot=args.screenshot, frames=args.frames)
@@ -91,29 +92,33 @@ def drive_run(run: Any, args: argparse.Namespace, window: Any) -> int:
             while not run.finished:
                 run.run_generation()
     except KeyboardInterrupt:
-        run.save()
-        print(f"\ninterrupted: saved the champion, history.csv ({len(run.history)} rows) and the checkpoint "
-              f"of {getattr(run, 'unit', 'generation')} {run.generation + 1} in {run.save_dir}; continue with: cars {args.command} --resume "
-              f"{run.save_dir}")
+        interrupted = True
+    with interrupt.deferred():  # from here on Ctrl-C cannot cut the saving and the report short
+        saved = saved_names(run.save())
         write_plot(run)
-        return EXIT_INTERRUPTED
-    run.save()
-    write_plot(run)
-    if not run.finished:
-        print(f"stopped during generation {run.generation + 1}: saved history.csv ({len(run.history)} generations), "
-              f"the champion and the checkpoint in {run.save_dir}; continue with: cars {args.command} --resume "
-              f"{run.save_dir}")
-    return report_run(run, time.perf_counter() - started, args.json)
+        interrupted = interrupted or interrupt.pressed()
+        if interrupted or not run.finished:
+            print(f"{'interrupted' if interrupted else 'stopped'} during {getattr(run, 'unit', 'generation')} "
+                  f"{run.generation + 1}: saved "
+                  f"{saved} in {run.save_dir}; continue with: cars {args.command} --resume {run.save_dir}")
+        report_run(run, time.perf_counter() - started, args.json, interrupted)
+    return EXIT_INTERRUPTED if interrupted or interrupt.pressed() else 0
 
 
-def report_run(run: Any, seconds: float, json_path: str | None) -> int:
+def saved_names(paths: list[Path]) -> str:
+    """'champion.npz, history.csv and checkpoint.npz': the names of what save() wrote, as said to people."""
+    names = [Path(p).name for p in paths]
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1] if names else "nothing"
+
+
+def report_run(run: Any, seconds: float, json_path: str | None, interrupted: bool = False) -> int:
     history = run.history
     steps = sum(r["car_steps"] for r in history)
     busy = sum(r["seconds"] for r in history)
     first = run.first_lap_generation
     champion = run.save_dir / "champion.npz"
     unit = getattr(run, "unit", "generation")  # policy-gradient runs count updates
-    if run.best is not None:
+    if run.best is not None and run.finished and not interrupted:
         lap = (f"first full lap in {unit} {first + 1} after {run.first_lap_car_steps:,} car-steps"
                if first is not None else "no full lap yet")
         print(f"done: {len(history)} {unit}s in {seconds:.1f}s, best fitness {run.best['fitness']:.3f} "
@@ -131,6 +136,8 @@ def report_run(run: Any, seconds: float, json_path: str | None) -> int:
             "car_steps_per_second": steps / max(busy, 1e-9),
             "champion": str(champion) if run.best is not None else None,
             "save_dir": str(run.save_dir),
+            "finished": bool(run.finished),
+            "interrupted": interrupted,
             **(run.report_fields() if hasattr(run, "report_fields") else {}),
         })
     return 0
