@@ -22,7 +22,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from cars.learn.brain import OUTPUTS
 from cars.learn.config import Config, ConfigError, learner_section
