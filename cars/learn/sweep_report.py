@@ -153,27 +153,34 @@ def plot_sweep(folder: Path, sweep: SweepDefinition, cells: Sequence[Cell],
     """fitness.png and first_lap.png in `folder`; returns the paths written."""
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     axes = sweep.axes or (("seed", tuple(sweep.seeds)),)  # seeds only: one line per seed
-    finished = [c for c in cells if c.index in results]
+    groups = {}  # (setting, value) -> results of the finished cells with that value
+    for key, values in axes:
+        for value in values:
+            groups[key, plain_key(value)] = [results[c.index] for c in cells if c.index in results and
+                                             plain_key(c.seed if key == "seed" else c.values[key]) == plain_key(value)]
+    return [plot_fitness(folder / "fitness.png", axes, groups), plot_first_lap(folder / "first_lap.png", axes, groups)]
 
-    def value_of(cell: Cell, key: str) -> Any:
-        return cell.seed if key == "seed" else cell.values[key]
 
-    written = []
+def plain_key(value: Any) -> str:
+    return repr(value)
+
+
+def plot_fitness(path: Path, axes: Sequence[tuple[str, Sequence[Any]]], groups: dict) -> Path:
+    """Per swept setting, per value: the median best fitness per generation and its 25-75% band."""
+    import matplotlib.pyplot as plt
+
     fig, panels = plt.subplots(1, len(axes), figsize=(5.5 * len(axes), 4), squeeze=False)
     for panel, (key, values) in zip(panels[0], axes):
         for i, value in enumerate(values):
-            curves = [[np.nan if v is None else v for v in results[c.index]["curve"]]
-                      for c in finished if value_of(c, key) == value]
+            curves = [[np.nan if v is None else v for v in r["curve"]] for r in groups[key, plain_key(value)]]
             if not curves:
                 continue
-            length = max(len(c) for c in curves)
-            grid = np.full((len(curves), length), np.nan)
+            grid = np.full((len(curves), max(len(c) for c in curves)), np.nan)
             for row, curve in enumerate(curves):
                 grid[row, :len(curve)] = curve
-            generations = np.arange(1, length + 1)
+            generations = np.arange(1, grid.shape[1] + 1)
             color = plt.cm.viridis(i / max(len(values) - 1, 1))
             with warnings.catch_warnings():  # a generation no cell measured (e.g. no episode ended) stays empty
                 warnings.simplefilter("ignore", RuntimeWarning)
@@ -185,21 +192,26 @@ def plot_sweep(folder: Path, sweep: SweepDefinition, cells: Sequence[Cell],
         panel.legend(title=short_name(key), fontsize=8)
         panel.grid(alpha=0.3)
     fig.tight_layout()
-    written.append(_save(fig, folder / "fitness.png"))
+    return _save(fig, path)
+
+
+def plot_first_lap(path: Path, axes: Sequence[tuple[str, Sequence[Any]]], groups: dict) -> Path:
+    """Per swept setting: a box of the first-lap generations per value, every cell a dot, never-lapped an x."""
+    import matplotlib.pyplot as plt
 
     fig, panels = plt.subplots(1, len(axes), figsize=(5.5 * len(axes), 4), squeeze=False)
-    never = max((r["generations"] for r in results.values()), default=1) + 1
+    never = max((r["generations"] for found in groups.values() for r in found), default=1) + 1
     rng = np.random.default_rng(0)  # jitter of the dots only
     for panel, (key, values) in zip(panels[0], axes):
         lapped_sets = []
         for i, value in enumerate(values):
-            found = [results[c.index] for c in finished if value_of(c, key) == value]
+            found = groups[key, plain_key(value)]
             firsts = [r["first_lap_generation"] for r in found if r["first_lap_generation"] is not None]
             lapped_sets.append(firsts)
             jitter = rng.uniform(-0.12, 0.12, size=len(found))
             xs = [i + j for j, r in zip(jitter, found) if r["first_lap_generation"] is not None]
             panel.scatter(xs, firsts, s=18, color="tab:blue", zorder=3)
-            missed = sum(r["first_lap_generation"] is None for r in found)
+            missed = len(found) - len(firsts)
             if missed:
                 panel.scatter(i + jitter[:missed], [never] * missed, marker="x", color="tab:red", zorder=3)
         if any(lapped_sets):
@@ -211,8 +223,7 @@ def plot_sweep(folder: Path, sweep: SweepDefinition, cells: Sequence[Cell],
                   ylabel="generation", ylim=(0, never + 1))
         panel.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    written.append(_save(fig, folder / "first_lap.png"))
-    return written
+    return _save(fig, path)
 
 
 def _save(fig: Any, path: Path) -> Path:
