@@ -173,7 +173,7 @@ class Sequential(Module):
         """The layers as run: each layer, or a fused step standing for a few of them (see ``fuse``)."""
         key = (self.fuse, *map(id, self.layers))
         if self._plan[0] != key:  # built once; again only if the layers change (or in a copy of the model)
-            from .kernels.fused import plan
+            from .kernels.fused import plan  # here, not at the top: kernels.fused imports the layers
             self._plan = (key, plan(self.layers) if self.fuse else list(self.layers))
         return self._plan[1]
 

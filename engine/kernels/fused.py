@@ -55,11 +55,13 @@ class _PhaseGeometry:
         self.k = self.c * self.kh * self.kw
         self.line = self.n * self.row                                        # one phase row of every sample
         self.per_corner = self.out_h * self.line                             # M: columns per corner
+        self.phases = list(self._phase_slices())  # computed once: a step reuses them in every call
+        self.taps = list(self._taps())
 
     def key(self) -> tuple:
         return (self.n, self.c, self.h, self.w, self.kh, self.kw, self.p)
 
-    def phase_slices(self):
+    def _phase_slices(self):
         """For each phase (py, px): (x rows, x cols, phase rows, phase cols) that hold the unpadded image."""
         for py in range(2):
             for px in range(2):
@@ -69,7 +71,7 @@ class _PhaseGeometry:
                 yield (py, px, slice(r0, self.h, 2), slice(c0, self.w, 2), slice(y0, y0 + rows),
                        slice(x0, x0 + cols))
 
-    def taps(self):
+    def _taps(self):
         """For each (corner, kernel tap): (corner index, i, j, phase py, px, start of its run in a phase)."""
         for corner, (di, dj) in enumerate(_CORNERS):
             for i in range(self.kh):
@@ -100,17 +102,17 @@ class ConvPoolReLU:
         return buffer
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.conv._geometry(x)  # validates x against the conv, with the layer's own messages
-        geo = _PhaseGeometry(x.shape, self.conv.kernel_size, self.conv.padding)
-        if geo.out_h < 1 or geo.out_w < 1:
-            raise ValueError(f"MaxPool2D kernel (2, 2) does not fit the Conv2D output for input {x.shape}")
-        if self.geo is None or self.geo.key() != geo.key():
-            self._phases = self._grad = None  # their zero borders belong to one geometry
-        self.geo = geo
+        if self.geo is None or self.geo.key() != (*x.shape, *self.conv.kernel_size, self.conv.padding):
+            self.conv._geometry(x)  # validates x against the conv, with the layer's own messages
+            geo = _PhaseGeometry(x.shape, self.conv.kernel_size, self.conv.padding)
+            if geo.out_h < 1 or geo.out_w < 1:
+                raise ValueError(f"MaxPool2D kernel (2, 2) does not fit the Conv2D output for input {x.shape}")
+            self.geo, self._phases, self._grad = geo, None, None  # their zero borders belong to one geometry
+        geo = self.geo
         shape = (geo.c, 2, 2, geo.rows, geo.n, geo.row)
         self._phases = phases = self._reuse(self._phases, shape, x.dtype, zero=True)
         rows_first = x.transpose(1, 2, 0, 3)                                  # (C, H, N, W)
-        for py, px, xr, xc, yr, yc in geo.phase_slices():
+        for py, px, xr, xc, yr, yc in geo.phases:
             phases[:, py, px, yr, :, yc] = rows_first[:, xr, :, xc]
         cols = self._im2col(geo, phases.reshape(geo.c, 2, 2, -1))
         weight_1 = np.concatenate([self.conv._w2(), self.conv.bias.data[:, None]], axis=1)
@@ -130,7 +132,7 @@ class ConvPoolReLU:
         self._cols = cols_1 = self._reuse(self._cols, (geo.k + 1, 4 * geo.per_corner), flat.dtype)
         cols_1[geo.k] = 1
         cols = cols_1[:geo.k].reshape(geo.c, geo.kh, geo.kw, 4, geo.per_corner)
-        for corner, i, j, py, px, start in geo.taps():
+        for corner, i, j, py, px, start in geo.taps:
             cols[:, i, j, corner] = flat[:, py, px, start:start + geo.per_corner]
         return cols_1
 
@@ -181,7 +183,7 @@ class ConvPoolReLU:
         phases = np.zeros((geo.c, 2, 2, geo.rows * geo.line), dtype=g.dtype)
         chunk = min(geo.out_h, max(1, _CHUNK_BYTES // (geo.k * geo.line * g.itemsize)))
         self._dcols = scratch = self._reuse(self._dcols, (geo.k * chunk * geo.line,), g.dtype)
-        taps = list(geo.taps())
+        taps = geo.taps
         for corner in range(4):
             for y0 in range(0, geo.out_h, chunk):
                 y1 = min(geo.out_h, y0 + chunk)
@@ -195,7 +197,7 @@ class ConvPoolReLU:
                         phases[:, py, px, begin:begin + run] += dcols[:, i, j]
         dx = np.empty((geo.c, geo.h, geo.n, geo.w), dtype=g.dtype)
         grid = phases.reshape(geo.c, 2, 2, geo.rows, geo.n, geo.row)
-        for py, px, xr, xc, yr, yc in geo.phase_slices():
+        for py, px, xr, xc, yr, yc in geo.phases:
             dx[:, xr, :, xc] = grid[:, py, px, yr, :, yc]
         return dx.transpose(2, 0, 1, 3)
 
