@@ -2,16 +2,19 @@
 
     python scripts/bench_sweep.py --sweep [--repeat 3]     # 4 mutation rates x 5 seeds x 30 generations:
                                                            # one after another, local pool (2), local Ray (2)
+    python scripts/bench_sweep.py --csv                    # cars sweep --backend local / ray: same sweep.csv?
     python scripts/bench_sweep.py --kill                   # kill a pool worker / a Ray worker mid-cell
-    python scripts/bench_sweep.py --sharded [--population 20000]   # one generation of 20,000 genomes:
+    python scripts/bench_sweep.py --sharded [--repeat 3]   # one generation of 20,000 genomes:
                                                            # one process vs 2 shard actors on local Ray
 
---sweep prints the time of the 20 cells run one after another in this process, of the same sweep on the
-local pool with 2 workers and on a local Ray instance with 2 CPUs (its start-up counted separately), their
-ratios, and whether both backends wrote the same sweep.csv result columns. --kill runs the first seed's 4
-cells on each backend, kills the worker of one cell after its 10th generation, and compares every result
-with the uninterrupted run. --sharded compares fitness (every history value) and car-steps/s.
-The machine may be shared: repeat, and read the medians.
+--sweep times the 20 cells run one after another in this process, on the local pool with 2 workers and on a
+local Ray instance with 2 CPUs (its start-up counted separately). The machine may be shared with other work
+whose load changes by the minute, so the three ways are interleaved seed by seed (each seed's 4 cells run
+each way, in a rotating order) and their times summed: a change of load slows all three alike. --csv runs
+the whole sweep through `cars sweep` on each backend and compares sweep.csv's result columns. --kill runs
+the first seed's 4 cells on each backend, kills the worker of one cell after its 10th generation and
+compares every result with the uninterrupted run. --sharded compares fitness (every history value and the
+next generation) and car-steps/s. Repeat, and read the medians.
 """
 
 from __future__ import annotations
@@ -55,35 +58,61 @@ def the_sweep(seeds: int, generations: int) -> SweepDefinition:
 
 
 def bench_sweep(seeds: int, generations: int, workers: int) -> dict:
+    """The sweep three ways, interleaved seed by seed (the 4 cells of one seed, each way in a rotating order),
+    so that other work on a shared machine slows all three alike; times are summed over the seeds."""
     sweep = the_sweep(seeds, generations)
+    cells = sweep.cells()
+    times = {"serial": 0.0, "local": 0.0, "ray": 0.0}
+    results: dict[str, dict] = {"serial": {}, "local": {}, "ray": {}}
+    started = time.perf_counter()
+    connection = RayConnection(cpus=workers)
+    ray_start = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        started = time.perf_counter()
-        serial = {c.index: run_cell(c.config, tmp / "serial" / c.name) for c in sweep.cells()}
-        t_serial = time.perf_counter() - started
-        print(f"  one after another: {t_serial:7.1f}s")
+        for block, seed in enumerate(sweep.seeds):
+            part = SweepDefinition.build(sweep.base, dict(sweep.axes), [seed], sweep.unseen)
+            order = ["serial", "local", "ray"]
+            order = order[block % 3:] + order[:block % 3]
+            for way in order:
+                started = time.perf_counter()
+                if way == "serial":
+                    found = {c.index: run_cell(c.config, tmp / "serial" / c.name) for c in part.cells()}
+                else:
+                    backend = LocalPool(workers) if way == "local" else RayCells(connection)
+                    found = run_sweep(part, tmp / f"{way}-{seed}", backend, quiet, plots=False).results
+                times[way] += time.perf_counter() - started
+                by_name = {c.name: found[c.index] for c in part.cells()}
+                results[way].update({c.index: by_name[part_name(c, part)] for c in cells if c.seed == seed})
+            print(f"  seed {seed}: one after another {times['serial']:6.1f}s  local pool {times['local']:6.1f}s  "
+                  f"local Ray {times['ray']:6.1f}s  (cumulative; load {os.getloadavg()[0]:.1f})")
+    connection.close()
+    same = without_seconds(results["ray"]) == without_seconds(results["local"]) == without_seconds(results["serial"])
+    out = {**times, "ray_start": ray_start, "local_over_serial": times["local"] / times["serial"],
+           "ray_over_local": times["ray"] / times["local"],
+           "ray_with_start_over_local": (times["ray"] + ray_start) / times["local"], "results_identical": same}
+    print(f"  local pool / one after another {out['local_over_serial']:.3f};  local Ray / local pool "
+          f"{out['ray_over_local']:.3f} ({out['ray_with_start_over_local']:.3f} counting Ray's start, "
+          f"{ray_start:.1f}s);  every result identical: {same}")
+    return out
 
-        started = time.perf_counter()
-        local = run_sweep(sweep, tmp / "local", LocalPool(workers), quiet, plots=False)
-        t_local = time.perf_counter() - started
-        print(f"  local pool ({workers}):    {t_local:7.1f}s   ratio to one after another {t_local / t_serial:.3f}")
 
-        started = time.perf_counter()
-        connection = RayConnection(cpus=workers)
-        t_ray_start = time.perf_counter() - started
-        started = time.perf_counter()
-        remote = run_sweep(sweep, tmp / "ray", RayCells(connection), quiet, plots=False)
-        t_ray = time.perf_counter() - started
-        connection.close()
-        same = result_columns(tmp / "ray" / "sweep.csv") == result_columns(tmp / "local" / "sweep.csv")
-        equal_serial = without_seconds(local.results) == without_seconds(serial)
-        print(f"  local Ray ({workers} CPUs): {t_ray:7.1f}s (+{t_ray_start:.1f}s to start Ray)   ratio to the pool "
-              f"{t_ray / t_local:.3f} ({(t_ray + t_ray_start) / t_local:.3f} with its start)")
-        print(f"  sweep.csv result columns identical (local vs ray): {same}; pool = one after another: {equal_serial}")
-        return {"serial": t_serial, "local": t_local, "ray": t_ray, "ray_start": t_ray_start,
-                "local_over_serial": t_local / t_serial, "ray_over_local": t_ray / t_local,
-                "ray_with_start_over_local": (t_ray + t_ray_start) / t_local, "csv_identical": same,
-                "pool_equals_serial": equal_serial}
+def part_name(cell, part: SweepDefinition) -> str:
+    """The name the one-seed sweep `part` gives the cell of the same values and seed."""
+    return next(c.name for c in part.cells() if c.values == cell.values and c.seed == cell.seed)
+
+
+def bench_csv(seeds: int, generations: int, workers: int) -> dict:
+    """The whole sweep through `cars sweep` on each backend: are sweep.csv's result columns byte-identical?"""
+    from cars.cli import main as cars
+
+    with tempfile.TemporaryDirectory() as tmp:
+        common = ["sweep", "--set", "evolution.mutation_rate=" + ",".join(map(str, RATES)), "--seeds", str(seeds),
+                  "--generations", str(generations), "--workers", str(workers), "--no-plots"]
+        for backend in ("local", "ray"):
+            assert cars(common + ["--backend", backend, "--out", f"{tmp}/{backend}"]) == 0
+        same = result_columns(Path(tmp, "ray", "sweep.csv")) == result_columns(Path(tmp, "local", "sweep.csv"))
+    print(f"  sweep.csv result columns identical (cars sweep --backend local vs ray): {same}")
+    return {"csv_identical": same}
 
 
 def bench_kill(generations: int, workers: int) -> dict:
@@ -153,6 +182,7 @@ def bench_sharded(population: int, generations: int, workers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--csv", action="store_true", help="the sweep through cars sweep on both backends once")
     parser.add_argument("--kill", action="store_true")
     parser.add_argument("--sharded", action="store_true")
     parser.add_argument("--repeat", type=int, default=1)
@@ -172,6 +202,8 @@ def main() -> None:
         report["sweep"] = {"repetitions": reps, **{f"median_{k}": statistics.median(r[k] for r in reps) for k in
                                                    ("local_over_serial", "ray_over_local", "ray_with_start_over_local")}}
         print({k: round(v, 3) for k, v in report["sweep"].items() if k.startswith("median")})
+    if args.csv:
+        report["csv"] = bench_csv(args.seeds, args.generations, args.workers)
     if args.kill:
         print(f"kill a worker mid-sweep ({len(RATES)} cells x {args.generations} generations):")
         report["kill"] = bench_kill(args.generations, args.workers)

@@ -27,8 +27,8 @@ def add_backend_flags(parser: argparse.ArgumentParser, *, sweep: bool) -> None:
         "local (this process) or ray: each generation's genomes are evaluated in shards on Ray actors"
     parser.add_argument("--backend", choices=("local", "ray"), default="local", help=what)
     parser.add_argument("--address", metavar="ADDR",
-                        help="with --backend ray: join the Ray cluster at HOST:PORT (or ray://HOST:PORT, auto); "
-                             "default: RAY_ADDRESS, else a new local Ray instance")
+                        help="with --backend ray: join the Ray cluster at HOST:PORT (auto: the one started on this "
+                             "machine); default: RAY_ADDRESS, else a new local Ray instance")
     parser.add_argument("--workers", type=int, metavar="N",
                         help="worker processes (local pool) or CPUs of the new local Ray instance (default: all "
                              "cores)" if sweep else "shards per generation (default: the cluster's CPUs)")

@@ -206,7 +206,7 @@ def import_ray() -> Any:
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
-    """ClusterError unless something listens at the address ("host:port" or "ray://host:port"): a clear
+    """ClusterError unless something listens at the address ("host:port"): a clear
     line at once instead of Ray's long retries against a machine that is not there."""
     parsed = urlparse(address if "://" in address else f"tcp://{address}")
     try:
@@ -214,7 +214,7 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
     except ValueError:
         host, port = None, None
     if not host or not port:
-        raise ClusterError(f"--address {address}: expected HOST:PORT (e.g. 192.168.1.10:6379), ray://HOST:PORT, "
+        raise ClusterError(f"--address {address}: expected HOST:PORT (e.g. 192.168.1.10:6379), "
                            f"auto or local")
     try:
         socket.create_connection((host, port), timeout=timeout).close()
