@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import resource
 import statistics
 import sys
 import time
@@ -42,7 +44,7 @@ from engine.atomic import write_bytes_atomic  # noqa: E402
 NAMES = {"ga": "GA", "es": "OpenAI-ES", "cmaes": "CMA-ES", "ppo": "PPO", "reinforce": "REINFORCE"}
 SETTINGS = ("track", "generalist")
 UNSEEN_SEED0 = 1_000_001  # generated training tracks use seeds below 1_000_000 (cars.learn.run.GENERATED_SEEDS)
-FULL = dict(seeds=5, car_steps=1_000_000, generalist_car_steps=1_000_000, unseen=10, track=None)
+FULL = dict(seeds=5, car_steps=300_000, generalist_car_steps=200_000, unseen=10, track=None)
 QUICK = dict(seeds=2, car_steps=25_000, generalist_car_steps=25_000, unseen=3, track="oval")
 
 
@@ -112,6 +114,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
             "curve": curve, "car_steps": run.total_car_steps, "seconds": seconds,
             "car_steps_per_second": run.total_car_steps / max(seconds, 1e-9),
             "first_lap_car_steps": run.first_lap_car_steps, "first_lap_seconds": first_lap_seconds,
+            "champion_lap_car_steps": next((x for x, _, best in curve if best >= 1.0), None),
             "best_fitness": run.best_fitness,
             "lap_seconds": lap["lap_steps"][0] * config.simulation.dt if lap["lap_steps"] else None,
             "unseen_laps": sum(d["completed_laps"] for d in unseen),
@@ -139,6 +142,7 @@ def summarise(results: list[dict[str, Any]], learners: list[str]) -> list[dict[s
                 "first_lap_car_steps": median_worst([c["first_lap_car_steps"] for c in cells]),
                 "first_lap_seconds": median_worst([c["first_lap_seconds"] for c in cells]),
                 "lapped": sum(c["first_lap_car_steps"] is not None for c in cells),
+                "champion_lap_car_steps": median_worst([c["champion_lap_car_steps"] for c in cells]),
                 "lap_seconds": statistics.median(x for x in laps if x is not None) if any(laps) else None,
                 "champions_lapping": sum(x is not None for x in laps),
                 "unseen_laps": statistics.median(c["unseen_laps"] for c in cells),
@@ -163,23 +167,28 @@ def fmt(value: float | None, kind: str = "") -> str:
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [f"# Learners compared: {', '.join(NAMES.get(a, a) for a in meta['learners'])}", "",
              f"Made by `{meta['command']}` in {meta['seconds'] / 60:.1f} minutes on {meta['workers']} worker "
-             f"processes. {meta['seeds']} seeds per learner and setting; budget {meta['car_steps']:,} car-steps on "
-             f"the track ({meta['track']}), {meta['generalist_car_steps']:,} on the generalist setting; every "
-             f"champion then drives 1 lap of {meta['unseen']} unseen generated tracks (seeds {UNSEEN_SEED0}+).", "",
+             f"processes ({meta['cpu_seconds'] / 60:.1f} CPU-minutes; load average at the end {meta['load']}). "
+             f"{meta['seeds']} seeds per learner and setting; budget {meta['car_steps']:,} car-steps on the track "
+             f"({meta['track']}), {meta['generalist_car_steps']:,} on the generalist setting; every champion then "
+             f"drives 1 lap of {meta['unseen']} unseen generated tracks (seeds {UNSEEN_SEED0}+).", "",
              "| setting | learner | car-steps to 1st lap (median / worst) | seconds to 1st lap (median / worst) "
-             "| lap time of the champion, s | unseen tracks lapped (of %d) | best fitness | car-steps/s |"
-             % meta["unseen"], "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| car-steps until the champion laps | lap time of the champion, s | unseen tracks lapped (of %d) "
+             "| best fitness | car-steps/s |" % meta["unseen"], "|" + " --- |" * 9]
     for r in rows:
         steps, secs = r["first_lap_car_steps"], r["first_lap_seconds"]
         lap = fmt(r["lap_seconds"], "s") + ("" if r["champions_lapping"] == r["seeds"] else
                                             f" ({r['champions_lapping']}/{r['seeds']} lap)")
         lapped = "" if r["lapped"] == r["seeds"] else f" ({r['lapped']}/{r['seeds']} lapped)"
         lines.append(f"| {r['setting']} | {NAMES.get(r['algo'], r['algo'])} | {fmt(steps[0], 'int')} / "
-                     f"{fmt(steps[1], 'int')}{lapped} | {fmt(secs[0], 's')} / {fmt(secs[1], 's')} | {lap} | "
+                     f"{fmt(steps[1], 'int')}{lapped} | {fmt(secs[0], 's')} / {fmt(secs[1], 's')} | "
+                     f"{fmt(r['champion_lap_car_steps'][0], 'int')} | {lap} | "
                      f"{fmt(r['unseen_laps'], 'int')} | {fmt(r['best_fitness'])} | "
                      f"{fmt(r['car_steps_per_second'], 'int')} |")
     lines += ["", "Medians over seeds (worst = the slowest seed; never = some seed had no lap within the budget). "
-              "Best fitness = laps of progress + lap-time bonus (< 0.5) of the champion on its training tracks.", "",
+              "First lap: any learning car completes a lap (the run's own count). The champion laps: the best brain "
+              "so far scores fitness >= 1 (with the generalist's worst-track score: it laps every training track). "
+              "Best fitness = laps of progress + lap-time bonus (< 0.5) of the champion on its training tracks. "
+              "Lap time: the champion alone on the first training track. Car-steps/s: training only.", "",
               "![best fitness vs car-steps](progress_car_steps.png)", "",
               "![best fitness vs wall-clock seconds](progress_seconds.png)", ""]
     return "\n".join(lines)
@@ -236,10 +245,18 @@ def plot(results: list[dict[str, Any]], learners: list[str], axis: str, path: Pa
     write_bytes_atomic(path, buf.getvalue())
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished workers: the wall time the work would take on
+    one otherwise idle core."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def write_report(out: Path, results: list[dict[str, Any]], meta: dict[str, Any]) -> list[Path]:
     learners = [a for a in meta["learners"] if any(r["algo"] == a for r in results)]
     rows = summarise(results, learners)
-    meta = {**{k: v for k, v in meta.items() if k != "started"}, "seconds": time.perf_counter() - meta["started"]}
+    meta = {**{k: v for k, v in meta.items() if k != "started"}, "seconds": time.perf_counter() - meta["started"],
+            "cpu_seconds": cpu_seconds(), "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}
     write_bytes_atomic(out / "comparison.json", json.dumps({"meta": meta, "summary": rows, "cells": results},
                                                            indent=1).encode())
     paths = [out / "comparison.json"]

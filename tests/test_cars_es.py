@@ -168,8 +168,8 @@ def test_cli_trains_es_then_drives_the_champion(tmp_path, capsys):
     assert code == 0 and "Oval" in out
 
 
-def test_the_window_watches_an_es_run(tmp_path, display):
-    from cars.ui.evolve_window import run_evolve_window
+def test_the_window_watches_an_es_run_and_watching_changes_nothing(tmp_path, display):
+    from cars.ui.evolve_window import EvolveWindow, run_evolve_window
 
     run = EvolutionRun(small_config(), tmp_path / "run", log=None)
     shot = tmp_path / "es.png"
@@ -177,3 +177,13 @@ def test_the_window_watches_an_es_run(tmp_path, display):
     image = display.surfarray.array3d(display.image.load(str(shot))).astype(int)
     assert image.std() > 10
     assert (tmp_path / "run" / "checkpoint.npz").is_file()
+
+    headless = finish(EvolutionRun(small_config(**{"es.generations": 2}), tmp_path / "headless", log=None))
+    watched = EvolutionRun(small_config(**{"es.generations": 2}), tmp_path / "watched", log=None)
+    window = EvolveWindow(watched, size=(1000, 700))
+    surface = display.Surface((1000, 700))
+    while not watched.finished:
+        window.update()
+        window.draw(surface)
+    assert strip(watched.history) == strip(headless.history)
+    np.testing.assert_array_equal(watched.champion_genome, headless.champion_genome)
