@@ -63,6 +63,7 @@ def bench_sweep(seeds: int, generations: int, workers: int) -> dict:
     sweep = the_sweep(seeds, generations)
     cells = sweep.cells()
     times = {"serial": 0.0, "local": 0.0, "ray": 0.0}
+    cpu = {"serial": 0.0, "local_busiest_worker": 0.0}  # CPU seconds: what the wall time would be on idle cores
     results: dict[str, dict] = {"serial": {}, "local": {}, "ray": {}}
     started = time.perf_counter()
     connection = RayConnection(cpus=workers)
@@ -74,12 +75,16 @@ def bench_sweep(seeds: int, generations: int, workers: int) -> dict:
             order = ["serial", "local", "ray"]
             order = order[block % 3:] + order[:block % 3]
             for way in order:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
+                watch = WorkerCPU()
                 if way == "serial":
                     found = {c.index: run_cell(c.config, tmp / "serial" / c.name) for c in part.cells()}
+                    cpu["serial"] += time.process_time() - cpu_started
                 else:
                     backend = LocalPool(workers) if way == "local" else RayCells(connection)
-                    found = run_sweep(part, tmp / f"{way}-{seed}", backend, quiet, plots=False).results
+                    found = run_sweep(part, tmp / f"{way}-{seed}", backend, quiet, plots=False, watch=watch).results
+                    if way == "local":
+                        cpu["local_busiest_worker"] += max(watch.cpu.values())
                 times[way] += time.perf_counter() - started
                 by_name = {c.name: found[c.index] for c in part.cells()}
                 results[way].update({c.index: by_name[part_name(c, part)] for c in cells if c.seed == seed})
@@ -87,13 +92,38 @@ def bench_sweep(seeds: int, generations: int, workers: int) -> dict:
                   f"local Ray {times['ray']:6.1f}s  (cumulative; load {os.getloadavg()[0]:.1f})")
     connection.close()
     same = without_seconds(results["ray"]) == without_seconds(results["local"]) == without_seconds(results["serial"])
-    out = {**times, "ray_start": ray_start, "local_over_serial": times["local"] / times["serial"],
+    out = {**times, **{f"cpu_{k}": v for k, v in cpu.items()}, "ray_start": ray_start,
+           "cpu_local_over_serial": cpu["local_busiest_worker"] / cpu["serial"],
+           "local_over_serial": times["local"] / times["serial"],
            "ray_over_local": times["ray"] / times["local"],
            "ray_with_start_over_local": (times["ray"] + ray_start) / times["local"], "results_identical": same}
     print(f"  local pool / one after another {out['local_over_serial']:.3f};  local Ray / local pool "
           f"{out['ray_over_local']:.3f} ({out['ray_with_start_over_local']:.3f} counting Ray's start, "
           f"{ray_start:.1f}s);  every result identical: {same}")
+    print(f"  CPU seconds: one after another {cpu['serial']:.1f}, the pool's busiest worker "
+          f"{cpu['local_busiest_worker']:.1f}: ratio {out['cpu_local_over_serial']:.3f} (the wall-time ratio on "
+          f"cores nobody else uses)")
     return out
+
+
+class WorkerCPU:
+    """Watches a sweep: the CPU seconds each worker process had used when it finished its last cell
+    (from /proc, Linux). The busiest worker's CPU time is the pool's wall time on otherwise idle cores."""
+
+    def __init__(self) -> None:
+        self.pid_of: dict[int, int] = {}
+        self.cpu: dict[int, float] = {0: 0.0}
+
+    def __call__(self, event: dict) -> None:
+        if event["type"] == "start":
+            self.pid_of[event["cell"]] = event["pid"]
+        elif event["type"] == "result":
+            pid = self.pid_of[event["cell"]]
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                self.cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError, ValueError):
+                pass
 
 
 def part_name(cell, part: SweepDefinition) -> str:
@@ -200,7 +230,8 @@ def main() -> None:
             print(f"sweep {len(RATES)} x {args.seeds} seeds x {args.generations} generations, repetition {i + 1}:")
             reps.append(bench_sweep(args.seeds, args.generations, args.workers))
         report["sweep"] = {"repetitions": reps, **{f"median_{k}": statistics.median(r[k] for r in reps) for k in
-                                                   ("local_over_serial", "ray_over_local", "ray_with_start_over_local")}}
+                                                   ("local_over_serial", "ray_over_local", "ray_with_start_over_local",
+                                                    "cpu_local_over_serial")}}
         print({k: round(v, 3) for k, v in report["sweep"].items() if k.startswith("median")})
     if args.csv:
         report["csv"] = bench_csv(args.seeds, args.generations, args.workers)

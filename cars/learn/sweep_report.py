@@ -170,6 +170,7 @@ def plain_key(value: Any) -> str:
 def plot_fitness(path: Path, axes: Sequence[tuple[str, Sequence[Any]]], groups: dict) -> Path:
     """Per swept setting, per value: the median best fitness per generation and its 25-75% band."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, panels = plt.subplots(1, len(axes), figsize=(5.5 * len(axes), 4), squeeze=False)
     for panel, (key, values) in zip(panels[0], axes):
@@ -189,6 +190,7 @@ def plot_fitness(path: Path, axes: Sequence[tuple[str, Sequence[Any]]], groups: 
                     panel.fill_between(generations, np.nanpercentile(grid, 25, axis=0),
                                        np.nanpercentile(grid, 75, axis=0), color=color, alpha=0.2, linewidth=0)
         panel.set(title=f"best fitness by {short_name(key)}", xlabel="generation", ylabel="best fitness (laps)")
+        panel.xaxis.set_major_locator(MaxNLocator(integer=True))
         panel.legend(title=short_name(key), fontsize=8)
         panel.grid(alpha=0.3)
     fig.tight_layout()
@@ -198,6 +200,7 @@ def plot_fitness(path: Path, axes: Sequence[tuple[str, Sequence[Any]]], groups: 
 def plot_first_lap(path: Path, axes: Sequence[tuple[str, Sequence[Any]]], groups: dict) -> Path:
     """Per swept setting: a box of the first-lap generations per value, every cell a dot, never-lapped an x."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, panels = plt.subplots(1, len(axes), figsize=(5.5 * len(axes), 4), squeeze=False)
     never = max((r["generations"] for found in groups.values() for r in found), default=1) + 1
@@ -219,8 +222,10 @@ def plot_first_lap(path: Path, axes: Sequence[tuple[str, Sequence[Any]]], groups
                           showfliers=False)
         panel.set_xticks(range(len(values)), [value_text(v) for v in values])
         panel.axhline(never - 0.5, color="tab:red", alpha=0.3, linestyle=":")
-        panel.set(title=f"first full lap by {short_name(key)} (x: never)", xlabel=short_name(key),
-                  ylabel="generation", ylim=(0, never + 1))
+        panel.set(title=f"first full lap by {short_name(key)}", xlabel=short_name(key), ylabel="generation",
+                  ylim=(0, never + 1), xlim=(-0.5, len(values) - 0.5))
+        ticks = [t for t in MaxNLocator(integer=True).tick_values(1, never - 1) if 1 <= t < never - 0.5]
+        panel.set_yticks([*ticks, never], [f"{t:g}" for t in ticks] + ["never"])
         panel.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return _save(fig, path)
