@@ -19,6 +19,7 @@ crash) never earns a lap, and rocking back and forth over the line counts it onc
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -75,72 +76,106 @@ class Road:
         n = min(self.MAX_WINDOW, int(math.ceil(reach / max(float(edges.min()), 1e-6))) + 1)
         n = min(n, (k - 1) // 2)
         self.window = np.arange(-n, n + 2)  # sections -n .. n+1 bound quads -n .. n
-        # Wall vertices, [x or y, left or right wall, j] (2, 2, K) float32: the corners a car's side can touch.
-        self.vertices = np.stack([left.T, right.T], axis=1).astype(np.float32)
+        self._window_tables(left, right)
+        self._zero, self._zero32 = np.zeros(()), np.zeros((), dtype=np.float32)
         self._scratch = Scratch()
         self._work_key: tuple[int, int] | None = None
 
+    def _window_tables(self, left: np.ndarray, right: np.ndarray) -> None:
+        """Everything a step needs about the window of quad k, in column k of a table, so that one gather
+        per step (table.take(seg, axis=-1): (..., m), cars last as in every array of the step) replaces
+        index arithmetic on the window:
+          sections[k, w]     the section numbers (k + window[w]) mod K, (K, W + 1) int64;
+          quads[..., k]      window quad w (between sections w and w + 1) as four half-planes
+                             "n . p <= off": [normal x, normal y, offset] of [left wall, right wall,
+                             at or past section w, not past section w + 1], (3, 4, W, K) float32;
+          vertices[..., k]   wall vertices [x or y, left or right wall, section], (2, 2, W + 1, K)
+                             float32: the wall corners a car's side can touch.
+        "Not past section w + 1" is "past" negated: -n . p <= nextafter(-off, -inf) holds exactly when
+        n . p > off, since (-n) . p rounds to -(n . p) and nextafter turns "<" into "<=" between floats.
+        """
+        k = self.k
+        self.sections = (np.arange(k)[:, None] + self.window[None, :]) % k
+        past = self.table[:, 2][:, self.sections]  # (3, K, W + 1)
+        not_past = np.stack([-past[0], -past[1], np.nextafter(-past[2], np.float32(-np.inf))])
+        quads = np.stack([self.table[:, 0][:, self.sections[:, :-1]], self.table[:, 1][:, self.sections[:, :-1]],
+                          past[:, :, :-1], not_past[:, :, 1:]], axis=2)  # (3, K, 4, W)
+        self.quads = np.ascontiguousarray(quads.transpose(0, 2, 3, 1))
+        wall_vertices = np.stack([left.T, right.T], axis=1).astype(np.float32)
+        self.vertices = np.ascontiguousarray(wall_vertices[:, :, self.sections].transpose(0, 1, 3, 2))
+
     def locate(self, xs: np.ndarray, ys: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`locate_points` for separate coordinate arrays xs, ys (P, m)."""
+        return self.locate_points(np.stack([xs, ys]), seg)
+
+    def locate_points(self, points: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Find m cars' points on the road, searching the window of quads around each car's last quad.
 
-        xs, ys: (P, m) points of m cars, row 0 the centre; seg: (m,) int quad of each centre at the last step.
+        points: (2, P, m) x and y of P points of m cars, point 0 the centre; seg: (m,) int quad of each
+        centre at the last step.
         Returns (quad (m,) the quad holding each centre, or `seg` if the centre left the road;
                  on_road (m,) bool, True when every one of the car's P points lies in some quad).
         """
-        p, m = xs.shape[0], len(seg)
-        sections, planes, inner, inner_y, mask, inside, columns = self._work(p, m)
-        np.add(seg[None, :], self.window[:, None], out=sections)
-        sections %= self.k
-        nx, ny, off = self.table.take(sections, axis=2, out=planes)  # each (3, W + 1, m): left, right, section
-        np.multiply(nx, xs[:, None, None, :], out=inner)
-        inner += np.multiply(ny, ys[:, None, None, :], out=inner_y)
-        np.less_equal(inner, off, out=mask)  # (P, 3, W + 1, m)
-        ahead = mask[:, 2]  # at or past cross-section j
-        np.greater(ahead[:, :-1], ahead[:, 1:], out=inside)  # past section j but not j + 1: in quad j
-        inside &= mask[:, 0, :-1]
-        inside &= mask[:, 1, :-1]  # (P, W, m): point p lies in window quad w
-        found = np.logical_or.reduce(inside, axis=1)
-        quad = sections[inside[0].argmax(axis=0), columns]
-        return np.where(found[0], quad, seg), np.logical_and.reduce(found, axis=0)
+        work = self._work(points.shape[1], len(seg))
+        planes = self.quads.take(seg, -1, work.planes)  # (3, 4, W, m)
+        products = np.multiply(planes[:2, None], points[:, :, None, None, :], work.products)  # (2, P, 4, W, m)
+        inner = np.add(products[0], products[1], products[0])  # n . p
+        mask = np.less_equal(inner, planes[2], work.mask)  # (P, 4, W, m)
+        inside = np.logical_and(mask[:, 0], mask[:, 1], work.inside)  # (P, W, m): point p lies in window quad w
+        np.logical_and(inside, mask[:, 2], inside)
+        np.logical_and(inside, mask[:, 3], inside)
+        found = np.logical_or.reduce(inside, 1, None, work.found)  # (P, m)
+        quad = self.sections[seg, inside[0].argmax(0)]
+        return np.where(found[0], quad, seg), np.logical_and.reduce(found, 0)
 
-    def wall_corner_inside(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """(m,) bool: a wall vertex near the car lies strictly inside its body, the quad xs, ys (4, m) of
-        corners in order around it. Call after `locate` (it searches the same window of sections).
+    FOLLOWING = np.array([1, 2, 3, 0])
+
+    def wall_corner_inside(self, corners: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        """(m,) bool: a wall vertex near the car lies strictly inside its body, the quad corners (2, 4, m)
+        (x and y of the corners in order around it); seg (m,): the quads `locate_points` searched around.
 
         Why: locate tests the body's corners only, and the wall's convex corners (the inside of a bend)
         can poke into a car's side between them. Corners on the road and no wall vertex inside the body
         together mean the body touches no wall. A point q is inside the convex quad when it is on the
         same side of all four edges: cross(c[k+1] - c[k], q - c[k]) has one sign for k = 0..3.
         """
-        sections = self._work_arrays[0]  # (W + 1, m), from the last locate
-        vx, vy = self.vertices.take(sections, axis=2)  # each (2, W + 1, m): left and right wall
-        following = [1, 2, 3, 0]
-        ex, ey = xs[following] - xs, ys[following] - ys  # (4, m) edge vectors
-        cx, cy = xs[:, None, None], ys[:, None, None]
-        side = np.sign(ex[:, None, None] * (vy - cy) - ey[:, None, None] * (vx - cx))  # (4, 2, W + 1, m)
-        inside = np.abs(side.sum(axis=0)) == 4  # the same strict side of all four edges
-        return np.logical_or.reduce(inside.reshape(-1, inside.shape[-1]), axis=0)
+        work = self._work(5, len(seg))
+        vertices = self.vertices.take(seg, -1, work.vertices)  # (2, 2, W + 1, m)
+        edges = np.subtract(corners.take(self.FOLLOWING, 1), corners)  # (2, 4, m): e_x, e_y
+        to_vertex = np.subtract(vertices[:, None], corners[:, :, None, None, :], work.to_vertex)  # q - c[k]
+        products = np.multiply(edges[::-1, :, None, None, :], to_vertex, to_vertex)  # e_y (q_x - c_x), e_x (q_y - c_y)
+        cross = np.subtract(products[1], products[0], products[1])  # (4, 2, W + 1, m)
+        positive = np.greater(cross, self._zero32, work.positive)
+        negative = np.less(cross, self._zero32, work.negative)
+        for k in (1, 2, 3):  # on the same strict side of all four edges
+            np.logical_and(positive[0], positive[k], positive[0])
+            np.logical_and(negative[0], negative[k], negative[0])
+        inside = np.logical_or(positive[0], negative[0], positive[0])  # (2, W + 1, m)
+        return np.logical_or.reduce(inside, (0, 1))
 
-    def _work(self, p: int, m: int) -> tuple[np.ndarray, ...]:
-        """Scratch arrays of locate for P points of m cars (the same arrays while P and m stay put)."""
+    def _work(self, p: int, m: int) -> SimpleNamespace:
+        """Scratch arrays of locate and wall_corner_inside for P points of m cars (the same arrays while P
+        and m stay put)."""
         if self._work_key != (p, m):
-            get, w = self._scratch.get, len(self.window)
-            self._work_arrays = (get("sections", (w, m), np.int64), get("planes", (3, 3, w, m)),
-                                 get("inner", (p, 3, w, m)), get("inner_y", (p, 3, w, m)),
-                                 get("mask", (p, 3, w, m), np.bool_), get("inside", (p, w - 1, m), np.bool_),
-                                 np.arange(m))
+            get, w = self._scratch.get, self.quads.shape[2]
+            self._work_arrays = SimpleNamespace(
+                planes=get("planes", self.quads.shape[:-1] + (m,)), products=get("products", (2, p, 4, w, m)),
+                mask=get("mask", (p, 4, w, m), np.bool_), inside=get("inside", (p, w, m), np.bool_),
+                found=get("found", (p, m), np.bool_), vertices=get("vertices", self.vertices.shape[:-1] + (m,)),
+                to_vertex=get("to_vertex", (2, 4, 2, w + 1, m)), positive=get("positive", (4, 2, w + 1, m), np.bool_),
+                negative=get("negative", (4, 2, w + 1, m), np.bool_))
             self._work_key = (p, m)
         return self._work_arrays
 
-    def arc_position(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray) -> np.ndarray:
-        """Arc position s in [0, L] of points (m,) projected onto centerline segments seg (m,)."""
-        cx, cy, dx, dy, seg_len, arc = self.centre[:, seg]
-        along = (x - cx) * dx
-        along += (y - cy) * dy
-        np.maximum(along, 0.0, out=along)
-        np.minimum(along, seg_len, out=along)
-        along += arc
-        return along
+    def arc_position(self, xy: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        """Arc position s in [0, L] of points xy (2, m) projected onto centerline segments seg (m,)."""
+        centre = self.centre.take(seg, 1)  # (6, m)
+        along = np.subtract(xy, centre[0:2])  # float64
+        np.multiply(along, centre[2:4], along)
+        along = np.add(along[0], along[1], along[0])
+        np.maximum(along, self._zero, out=along)
+        np.minimum(along, centre[4], out=along)  # the segment's length
+        return np.add(along, centre[5], along)  # the arc position of its start
 
 
 def _lengths(polyline: np.ndarray) -> np.ndarray:
@@ -149,13 +184,14 @@ def _lengths(polyline: np.ndarray) -> np.ndarray:
 
 
 class Progress:
-    """Progress, laps and stop rules for m cars, as compact arrays (one column per car still driving).
+    """Progress, laps and stop rules for m cars, as compact arrays (one column per car).
 
-    Float block `f` (5, m) float64: s (arc position in the lap), units (signed progress in world
-    units), best (the most progress so far), anchor (best at the last stall check), next_lap (the
-    best progress that completes the next lap).
-    Int block `i` (5, m) int64: seg (quad of the centre), laps (completed), last_lap_step,
-    best_lap (steps of the fastest lap, 0 = none yet), car (an id the owner assigns).
+    Per car, float64 (m,): s (arc position in the lap), units (signed progress in world units), best
+    (the most progress so far), anchor (best at the last stall check), next_lap (the best progress
+    that completes the next lap); int64 (m,): seg (quad of the centre), laps (completed),
+    last_lap_step, best_lap (steps of the fastest lap, 0 = none yet), car (an id the owner assigns).
+    They are the named rows of two blocks, `f` (5, m) float64 and `i` (5, m) int64 (FLOAT_ROWS,
+    INT_ROWS), so that a whole record can be saved, restored or reset in one assignment.
     Completed laps are appended to `lap_events` as arrays (k, 4) of rows (car, lap number, lap steps, step).
 
     Stop rules: a car stops when its body touches a wall (CRASHED), when its progress is
@@ -164,66 +200,79 @@ class Progress:
     after max_laps laps (FINISHED).
     """
 
+    FLOAT_ROWS = ("s", "units", "best", "anchor", "next_lap")
+    INT_ROWS = ("seg", "laps", "last_lap_step", "best_lap", "car")
+
     def __init__(self, road: Road, m: int, *, max_laps: int, stall_steps: int, stall_distance: float,
                  backward_tolerance: float) -> None:
         self.road = road
-        self.f = np.zeros((5, m))
-        self.f[4] = road.length
-        self.i = np.zeros((5, m), dtype=np.int64)
-        self.i[4] = np.arange(m)
+        self.f = np.zeros((len(self.FLOAT_ROWS), m))
+        self.i = np.zeros((len(self.INT_ROWS), m), dtype=np.int64)
+        self._name_rows()
+        self.next_lap[:] = road.length
+        self.car[:] = np.arange(m)
         self.lap_events: list[np.ndarray] = []
         self.max_laps, self.stall_steps = int(max_laps), max(1, int(stall_steps))
         self.stall_distance, self.backward_tolerance = float(stall_distance), float(backward_tolerance)
+        # 0-d float64 arrays: cheaper ufunc arguments than Python floats, same values (see cars.sim.physics)
+        self._length, self._inv_length = np.array(road.length), np.array(1.0 / road.length)
+        self._backward_tolerance = np.array(self.backward_tolerance)
 
-    s = property(lambda self: self.f[0])
-    units = property(lambda self: self.f[1])
-    best = property(lambda self: self.f[2])
-    seg = property(lambda self: self.i[0])
-    laps = property(lambda self: self.i[1])
-    best_lap = property(lambda self: self.i[3])
+    def _name_rows(self) -> None:
+        """Bind the per-car names to the rows of the blocks (views: writing one writes the block)."""
+        self.s, self.units, self.best, self.anchor, self.next_lap = self.f
+        self.seg, self.laps, self.last_lap_step, self.best_lap, self.car = self.i
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the columns of cars that stopped (mask (m,) True = keep)."""
-        self.f, self.i = self.f[:, mask], self.i[:, mask]
+        self.f, self.i = np.compress(mask, self.f, axis=1), np.compress(mask, self.i, axis=1)
+        self._name_rows()
 
-    def update(self, xs: np.ndarray, ys: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Advance m cars whose tested points moved to xs, ys (P, m); row 0 is the car's centre (the
-        point whose progress counts), the other rows are body corners that must stay on the road
-        (with P = 5, rows 1-4 are the corners in order around the body, which no wall corner may enter).
+    def update(self, xs: np.ndarray, ys: np.ndarray, step: int,
+               active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """`advance` for separate coordinate arrays xs, ys (P, m)."""
+        return self.advance(np.stack([xs, ys]), step, active)
 
-        `step` is the number of the step just taken (1 for the first). Returns None while every car
-        keeps driving, else (stop (m,) bool, reason (m,) int8 with CRASHED/STALLED/BACKWARDS/FINISHED).
+    def advance(self, points: np.ndarray, step: int,
+                active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Advance m cars whose tested points moved to `points` (2, P, m) (x and y); point 0 is the car's
+        centre (the point whose progress counts), the others are body corners that must stay on the road
+        (with P = 5, points 1-4 are the corners in order around the body, which no wall corner may enter).
+
+        `step` is the number of the step just taken (1 for the first). `active` (m,) bool, if given,
+        marks the cars that may stop: the others already stopped and stand still (they keep their
+        column so that the batch need not be rebuilt). Returns None while every active car keeps
+        driving, else (stop (m,) bool, reason (m,) int8 with CRASHED/STALLED/BACKWARDS/FINISHED).
         """
-        road, f, i = self.road, self.f, self.i
-        seg, on_road = road.locate(xs, ys, i[0])
-        if len(xs) == 5:  # a body: the centre and its four corners
-            on_road &= ~road.wall_corner_inside(xs[1:], ys[1:])
-        i[0] = seg
-        s = road.arc_position(xs[0], ys[0], seg)
-        ds = s - f[0]
-        ds -= road.length * np.rint(ds * (1.0 / road.length))  # across the start line: s jumps by a lap
-        f[0] = s
-        f[1] += ds
-        np.maximum(f[2], f[1], out=f[2])
+        road = self.road
+        quad, on_road = road.locate_points(points, self.seg)
+        if points.shape[1] == 5:  # a body: the centre and its four corners
+            poked = road.wall_corner_inside(points[:, 1:], self.seg)
+            np.greater(on_road, poked, on_road)  # on the road and no wall corner inside (bools: a > b is a and not b)
+        np.copyto(self.seg, quad)
+        s = road.arc_position(points[:, 0], quad)
+        ds = np.subtract(s, self.s)
+        laps_jumped = np.rint(np.multiply(ds, self._inv_length))
+        if np.count_nonzero(laps_jumped):  # across the start line: s jumps by a lap
+            np.subtract(ds, np.multiply(laps_jumped, self._length), ds)
+        np.copyto(self.s, s)
+        np.add(self.units, ds, self.units)
+        np.maximum(self.best, self.units, out=self.best)
         finished = stalled = None
-        lap = f[2] >= f[4]
-        if np.logical_or.reduce(lap):
-            lap_steps = step - i[2]
-            i[3] = np.where(lap & ((i[3] == 0) | (lap_steps < i[3])), lap_steps, i[3])
-            i[2] = np.where(lap, step, i[2])
-            i[1] += lap
-            f[4] += lap * road.length
-            self.lap_events.append(np.stack([i[4][lap], i[1][lap], lap_steps[lap], np.full(lap.sum(), step)], axis=1))
-            finished = i[1] >= self.max_laps
-        backwards = f[2] - f[1] > self.backward_tolerance
-        stop = backwards | ~on_road
+        lap = np.greater_equal(self.best, self.next_lap)
+        if np.count_nonzero(lap):
+            finished = self._count_laps(lap, step)
+        backwards = np.greater(np.subtract(self.best, self.units), self._backward_tolerance)
+        stop = np.greater_equal(backwards, on_road)  # backwards or off the road (bools: a >= b is a or not b)
         if step % self.stall_steps == 0:
-            stalled = f[2] < f[3] + self.stall_distance
-            f[3] = f[2]
+            stalled = self.best < self.anchor + self.stall_distance
+            self.anchor[:] = self.best
             stop |= stalled
         if finished is not None:
             stop |= finished
-        if not np.logical_or.reduce(stop):
+        if active is not None:
+            np.logical_and(stop, active, stop)
+        if not np.count_nonzero(stop):
             return None
         reason = np.zeros(stop.shape, dtype=np.int8)
         if stalled is not None:
@@ -233,6 +282,18 @@ class Progress:
             reason[finished] = FINISHED
         reason[~on_road] = CRASHED
         return stop, reason
+
+    def _count_laps(self, lap: np.ndarray, step: int) -> np.ndarray:
+        """Record a lap for the cars in `lap` (m,) bool at `step`; returns (m,) bool: cars done with max_laps."""
+        lap_steps = step - self.last_lap_step
+        faster = lap & ((self.best_lap == 0) | (lap_steps < self.best_lap))
+        self.best_lap[:] = np.where(faster, lap_steps, self.best_lap)
+        self.last_lap_step[:] = np.where(lap, step, self.last_lap_step)
+        self.laps += lap
+        self.next_lap += lap * self.road.length
+        self.lap_events.append(np.stack([self.car[lap], self.laps[lap], lap_steps[lap], np.full(lap.sum(), step)],
+                                        axis=1))
+        return self.laps >= self.max_laps
 
     def checkpoints_passed(self) -> np.ndarray:
         """Checkpoints passed in order so far (counting the start line once per lap), (m,) int."""
