@@ -13,8 +13,9 @@ to quad through their shared cross-sections and stops at the first wall of the q
 each quad gets a precomputed list of candidate wall segments (see candidate_table): walls of the
 quads a straight ray of length L can get to, within distance L. Lists are padded to a common width
 with a zero-length segment that is never hit.
-The arrays are laid out (C candidates, R rays, m cars) so every operation is a long contiguous loop
-and the reduction over candidates is an element-wise minimum of rows.
+The arrays are indexed (C candidates, R rays, m cars). For many cars they are laid out that way, so
+every operation is a long contiguous loop and the reduction over candidates is an element-wise
+maximum of rows; for a few cars the candidates go last in memory (RayCaster._work says why).
 """
 
 from __future__ import annotations
@@ -64,35 +65,65 @@ def candidate_table(track: Track, length: float) -> tuple[np.ndarray, np.ndarray
     k - b .. k + f where every cross-section it must cross on the way lies within `length` of quad k.
     Of those walls, only segments within `length` of quad k are kept.
     """
-    left, right = np.asarray(track.left_wall, np.float64), np.asarray(track.right_wall, np.float64)
-    k = len(left)
-    quads = np.arange(k)
-    nxt = (quads + 1) % k
-    sections = np.concatenate([left, right], axis=1)  # (K, 4): section j joins left[j] to right[j]
-    walls = np.concatenate([np.concatenate([left, left[nxt]], axis=1), np.concatenate([right, right[nxt]], axis=1)])
-    edges = np.stack([walls[:k], walls[k:], sections, sections[nxt]], axis=1)  # (K, 4, 4): quad k's edges
+    quads = _RoadQuads(track)
+    ahead, behind = quads.reach(length, direction=1), quads.reach(length, direction=-1)
+    k = quads.k
+    span = np.arange(-int(behind.max()), int(ahead.max()) + 1)
+    quad_of = (np.arange(k)[:, None] + span[None, :]) % k  # (K, W)
+    usable = (span[None, :] >= -behind[:, None]) & (span[None, :] <= ahead[:, None])
+    if np.any(behind + ahead + 1 >= k):  # the whole ring is reachable from some quad: avoid duplicates
+        quad_of, usable = np.broadcast_to(np.arange(k), (k, k)), np.ones((k, k), dtype=bool)
+    cand = np.concatenate([quad_of, quad_of + k], axis=1)  # left wall segment j, right wall segment k + j
+    usable = np.concatenate([usable, usable], axis=1)
+    usable &= quads.distance_to(quads.walls[cand]) <= length + 1e-6
+    width = max(1, int(usable.sum(axis=1).max()))
+    order = np.argsort(~usable, axis=1, kind="stable")[:, :width]
+    table = np.where(np.take_along_axis(usable, order, axis=1), np.take_along_axis(cand, order, axis=1),
+                     len(quads.walls))
+    return table, quads.walls
 
-    def quad_distance(segments: np.ndarray) -> np.ndarray:
+
+class _RoadQuads:
+    """The road's K quads for candidate_table: quad k is bounded by wall segment k of each wall and by
+    cross-sections k and k + 1 (section j joins left_wall[j] to right_wall[j]), all float64."""
+
+    def __init__(self, track: Track) -> None:
+        left, right = np.asarray(track.left_wall, np.float64), np.asarray(track.right_wall, np.float64)
+        self.k = k = len(left)
+        nxt = (np.arange(k) + 1) % k
+        self.sections = np.concatenate([left, right], axis=1)  # (K, 4)
+        self.walls = np.concatenate([np.concatenate([left, left[nxt]], axis=1),
+                                     np.concatenate([right, right[nxt]], axis=1)])  # (2K, 4)
+        # quad k's four edges (K, 4, 4) and its corners (K, 4, 2)
+        self.edges = np.stack([self.walls[:k], self.walls[k:], self.sections, self.sections[nxt]], axis=1)
+        self.corners = np.stack([left, left[nxt], right[nxt], right], axis=1)
+        self.along = np.asarray(track.directions, np.float64)
+
+    def distance_to(self, segments: np.ndarray) -> np.ndarray:
         """Distance from quad k to segments[k, ...] for every k: (K, M, 4) -> (K, M)."""
-        return _segment_distance(edges[:, None, :, :], segments[:, :, None, :]).min(axis=-1)
+        return _segment_distance(self.edges[:, None, :, :], segments[:, :, None, :]).min(axis=-1)
 
-    corners = np.stack([left, left[nxt], right[nxt], right], axis=1)  # (K, 4, 2)
-    along = np.asarray(track.directions, np.float64)
-    reach = {}
-    for direction, first in ((1, 2), (-1, 0)):  # crossing section k + o + 1 forward, k + 1 - o backward
-        ref = along * direction  # angles below are measured from the driving direction (reversed backward)
+    def reach(self, length: float, direction: int) -> np.ndarray:
+        """(K,) int: how many quads beyond quad k (forward for direction 1, backward for -1) a straight ray
+        of `length` from inside quad k can get to. It gets past cross-section k + o + 1 (forward) or
+        k + 1 - o (backward) only if that section lies within `length` of quad k and some direction
+        points from quad k through every section crossed so far."""
+        k, first = self.k, (2 if direction == 1 else 0)
+        quads = np.arange(k)
+        ref = self.along * direction  # angles are measured from the driving direction (reversed backward)
         count = np.full(k, 1 if direction == 1 else 0)
         open_ = np.ones(k, dtype=bool)
         lo, hi = np.full(k, -np.pi), np.full(k, np.pi)
         for o in range(1, k):
-            sec = sections[(quads + direction * (o + first - 1)) % k]
-            gap = quad_distance(sec[:, None, :])[:, 0]
+            section = self.sections[(quads + direction * (o + first - 1)) % k]
+            gap = self.distance_to(section[:, None, :])[:, 0]
             open_ &= gap <= length
             # The ray's direction must point from quad k to every section it crosses: intersect the
             # angular ranges of (section point - quad point) over the sections crossed so far.
-            v = (sec.reshape(k, 1, 2, 2) - corners[:, :, None, :]).reshape(k, 8, 2)
-            ang = np.arctan2(ref[:, None, 0] * v[..., 1] - ref[:, None, 1] * v[..., 0], np.sum(ref[:, None] * v, axis=-1))
-            a_lo, a_hi = ang.min(axis=1), ang.max(axis=1)
+            v = (section.reshape(k, 1, 2, 2) - self.corners[:, :, None, :]).reshape(k, 8, 2)
+            angle = np.arctan2(ref[:, None, 0] * v[..., 1] - ref[:, None, 1] * v[..., 0],
+                               np.sum(ref[:, None] * v, axis=-1))
+            a_lo, a_hi = angle.min(axis=1), angle.max(axis=1)
             whole = (a_hi - a_lo > np.pi) | (gap <= 1e-9)
             lo = np.where(whole, lo, np.maximum(lo, a_lo))
             hi = np.where(whole, hi, np.minimum(hi, a_hi))
@@ -100,20 +131,7 @@ def candidate_table(track: Track, length: float) -> tuple[np.ndarray, np.ndarray
             if not open_.any() or 2 * o + 1 >= k:
                 break
             count += open_
-        reach[direction] = count
-    fwd, back = np.minimum(reach[1], k - 1), np.minimum(reach[-1], k - 1)
-    span = np.arange(-int(back.max()), int(fwd.max()) + 1)
-    quad_of = (quads[:, None] + span[None, :]) % k  # (K, W)
-    usable = (span[None, :] >= -back[:, None]) & (span[None, :] <= fwd[:, None])
-    if np.any(back + fwd + 1 >= k):  # the whole ring is reachable from some quad: avoid duplicates
-        quad_of, usable = np.broadcast_to(quads, (k, k)), np.ones((k, k), dtype=bool)
-    cand = np.concatenate([quad_of, quad_of + k], axis=1)  # left wall segment j, right wall segment k + j
-    usable = np.concatenate([usable, usable], axis=1)
-    usable &= quad_distance(walls[cand]) <= length + 1e-6
-    width = max(1, int(usable.sum(axis=1).max()))
-    order = np.argsort(~usable, axis=1, kind="stable")[:, :width]
-    table = np.where(np.take_along_axis(usable, order, axis=1), np.take_along_axis(cand, order, axis=1), len(walls))
-    return table, walls
+        return np.minimum(count, k - 1)
 
 
 class RayCaster:
@@ -129,50 +147,82 @@ class RayCaster:
         data = np.zeros((4, len(walls) + 1))  # a, e of each segment; the extra one has e = 0: never hit
         data[:, :-1] = walls[:, 0], walls[:, 1], walls[:, 2] - walls[:, 0], walls[:, 3] - walls[:, 1]
         self.candidates = table.shape[1]
-        self.segments = np.ascontiguousarray(data[:, table.T].astype(np.float32))  # (4, C, K)
+        self.segments = np.ascontiguousarray(data[:, table.T].astype(np.float32))  # (4, C, K): a_x, a_y, e_x, e_y
+        self.rows = np.ascontiguousarray(self.segments.transpose(2, 0, 1))  # the same, one row per quad (K, 4, C)
         ca, sa = np.cos(self.angles), np.sin(self.angles)
-        # Ray r's direction from the heading's (cos, sin): [dx_r; dy_r] = rotate(angle_r) [cos; sin].
+        # Ray r's direction from the heading's (cos, sin): [dx_r; dy_r] = rotation(angle_r) [cos; sin].
         self.rotation = np.concatenate([np.stack([ca, -sa], axis=1), np.stack([sa, ca], axis=1)]).astype(np.float32)
+        # 0-d float32 arrays: cheaper ufunc arguments than Python floats, same values (see cars.sim.physics)
+        self._zero = np.zeros((), dtype=np.float32)
+        self._length, self._inv_length = np.array(self.length, np.float32), np.array(1.0 / self.length, np.float32)
         self._scratch = Scratch()
         self._work_m: int | None = None
 
+    SMALL_BATCH = 16  # below this many cars the candidates go last in memory (measured crossover)
+
     def _work(self, m: int) -> tuple[np.ndarray, ...]:
-        """Scratch arrays of cast for m cars (the same arrays while m stays put)."""
+        """Scratch arrays of cast for m cars (the same arrays while m stays put): a, b, t (C, R, m) float32,
+        hit (C, R, m) bool, w (2, C, m), tn, tn_y (C, 1, m), and the gathered segments.
+
+        Their memory order depends on m. numpy runs a ufunc as loops over the last axis in memory, and
+        when an operand is broadcast (a candidate's wall for every ray, a ray for every candidate) one
+        loop cannot span more than that axis: so cars go last in memory when there are many of them,
+        candidates when there are few (a loop over 5 cars costs about as much as one over 75
+        candidates); the arrays are then transposed views."""
         if self._work_m != m:
             get, c, r = self._scratch.get, self.candidates, len(self.angles)
-            self._work_arrays = (get("a", (c, r, m)), get("b", (c, r, m)), get("t", (c, r, m)),
-                                 get("hit", (c, r, m), np.bool_), get("segments", (4, c, m)), get("wx", (c, m)),
-                                 get("wy", (c, m)), get("tn", (c, 1, m)), get("tn_y", (c, 1, m)), get("cs", (2, m)))
+            if m >= self.SMALL_BATCH:
+                def block(name: str, dtype: type = np.float32) -> np.ndarray:
+                    return get(name, (c, r, m), dtype)
+
+                per_car = (get("w", (2, c, m)), get("tn", (c, 1, m)), get("tn_y", (c, 1, m)),
+                           get("segments", (4, c, m)))
+            else:  # memory (R, m, C) and (m, C), seen as (C, R, m) and (C, m)
+                def block(name: str, dtype: type = np.float32) -> np.ndarray:
+                    return get(name, (r, m, c), dtype).transpose(2, 0, 1)
+
+                per_car = (get("w", (2, m, c)).transpose(0, 2, 1), get("tn", (1, m, c)).transpose(2, 0, 1),
+                           get("tn_y", (1, m, c)).transpose(2, 0, 1), get("rows", (m, 4, c)))
+            self._work_arrays = (block("a"), block("b"), block("t"), block("hit", np.bool_)) + per_car
             self._work_m = m
         return self._work_arrays
 
-    def cast(self, x: np.ndarray, y: np.ndarray, cos_h: np.ndarray, sin_h: np.ndarray, quad: np.ndarray) -> np.ndarray:
-        """Normalised distances (R, m) for m cars at x, y (m,) with heading cosines/sines, whose centres
-        lie in road quads `quad` (m,)."""
-        m = len(x)
-        a, b, t, hit, segments, wx, wy, tn, tn_y, cs = self._work(m)
-        ax, ay, ex, ey = self.segments.take(quad, axis=2, out=segments)  # (C, m) each
-        wx = np.subtract(ax, x, out=wx)[:, None, :]
-        wy = np.subtract(ay, y, out=wy)[:, None, :]
-        np.multiply(wx, ey[:, None, :], out=tn)
-        tn -= np.multiply(wy, ex[:, None, :], out=tn_y)
-        cs[0], cs[1] = cos_h, sin_h
-        dx, dy = (self.rotation @ cs).reshape(2, 1, len(self.angles), m)  # (1, R, m) absolute ray directions
-        ex, ey = ex[:, None, :], ey[:, None, :]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            np.multiply(dx, ey, out=a)
-            np.multiply(dy, ex, out=b)
-            np.subtract(a, b, out=a)  # den = d x e
-            np.multiply(wx, dy, out=b)
-            np.multiply(wy, dx, out=t)
-            np.subtract(b, t, out=b)  # un = w x d, so u = un / den
-            np.subtract(a, b, out=t)
-            np.multiply(t, b, out=t)  # un (den - un) = den^2 u (1 - u) >= 0  <=>  0 <= u <= 1 (no division)
-            np.greater_equal(t, 0, out=hit)
-            np.divide(a, tn, out=t)  # den / tn = 1 / t
-            np.multiply(t, hit, out=t)  # 1 / t on hit segments, 0 (or nan: ignored below) elsewhere
-            inv = np.fmax.reduce(t, axis=0)  # 1 / nearest hit ahead (nan-ignoring max), (R, m)
-            np.fmax(inv, 1.0 / self.length, out=inv)  # nothing within L (or only behind): read L
-            inv *= self.length
-            return np.reciprocal(inv, out=inv)
+    def cast(self, x: np.ndarray, y: np.ndarray, cos_h: np.ndarray, sin_h: np.ndarray, quad: np.ndarray,
+             out: np.ndarray | None = None) -> np.ndarray:
+        """`cast_from` for separate arrays (m,) of positions and heading cosines and sines."""
+        return self.cast_from(np.stack([x, y]), np.stack([cos_h, sin_h]), quad, out)
 
+    def cast_from(self, xy: np.ndarray, cs: np.ndarray, quad: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Normalised distances (R, m) for m cars at xy (2, m) with heading cosines and sines cs (2, m),
+        whose centres lie in road quads `quad` (m,); written into `out` (R, m) float32 if given.
+
+        The ufuncs get their outputs positionally and constants as 0-d arrays (see cars.sim.physics), and
+        the memory order of the arrays follows the batch size (_work)."""
+        m, r = xy.shape[1], len(self.angles)
+        a, b, t, hit, w, tn, tn_y, gathered = self._work(m)
+        if m >= self.SMALL_BATCH:
+            ax, ay, ex, ey = self.segments.take(quad, 2, gathered)  # (C, m) each
+        else:
+            ax, ay, ex, ey = self.rows.take(quad, 0, gathered).transpose(1, 2, 0)  # the same, candidates last in memory
+        wx = np.subtract(ax, xy[0], w[0])[:, None, :]
+        wy = np.subtract(ay, xy[1], w[1])[:, None, :]
+        ex, ey = ex[:, None, :], ey[:, None, :]
+        np.multiply(wx, ey, tn)
+        np.subtract(tn, np.multiply(wy, ex, tn_y), tn)  # tn = w x e, (C, 1, m)
+        dx, dy = np.matmul(self.rotation, cs).reshape(2, 1, r, m)  # (1, R, m) absolute ray directions
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            np.multiply(dx, ey, a)
+            np.multiply(dy, ex, b)
+            np.subtract(a, b, a)  # den = d x e
+            np.multiply(wx, dy, b)
+            np.multiply(wy, dx, t)
+            np.subtract(b, t, b)  # un = w x d, so u = un / den
+            np.subtract(a, b, t)
+            np.multiply(t, b, t)  # un (den - un) = den^2 u (1 - u) >= 0  <=>  0 <= u <= 1 (no division)
+            np.greater_equal(t, self._zero, hit)
+            np.divide(a, tn, t)  # den / tn = 1 / t
+            np.multiply(t, hit, t)  # 1 / t on hit segments, 0 (or nan: ignored below) elsewhere
+            inv = np.fmax.reduce(t, 0)  # 1 / nearest hit ahead (nan-ignoring max), (R, m)
+            np.fmax(inv, self._inv_length, inv)  # nothing within L (or only behind): read L
+            np.multiply(inv, self._length, inv)
+            return np.reciprocal(inv, inv if out is None else out)
