@@ -1,14 +1,19 @@
 """One batch of cars driving one track, stepped together as arrays.
 
-Each step, for the m cars still driving (and only them: stopped cars leave the batch):
+Each step, for the m columns of the batch (one per car):
   1. brains: one PopulationNet call maps inputs (m, R + 1) = [ray distances, speed / max_speed]
      to controls (m, 2) = [steering, throttle];
   2. physics moves every car (cars.sim.physics);
   3. the centre and the four body corners are located on the road; a corner off the road is a crash;
      progress, laps and the stop rules advance (cars.sim.progress);
-  4. cars that stopped leave the batch; the others cast their rays (cars.sim.sensors).
-No Python loop runs over cars or rays. The public per-car arrays (all n cars; stopped cars keep their
-last state) are written back from the batch only when read, so a headless run never pays for them.
+  4. every car casts its rays (cars.sim.sensors), straight into the next step's brain inputs.
+No Python loop runs over cars or rays. A car that stops keeps its column, standing still with zero
+controls, until half the columns are stopped cars: then the batch is rebuilt from the cars still
+driving. (Rebuilding costs a dozen gathers and a new PopulationNet; a step costs about a hundred
+numpy calls whatever m is, so dropping each car the moment it stops, as the batch thins out in an
+evolution run, cost more than stepping a few idle columns.) The public per-car arrays (all n cars;
+stopped cars keep their last state) are written from the batch only when read, so a headless run
+never pays for them.
 """
 
 from __future__ import annotations
@@ -82,10 +87,12 @@ class Simulation:
         self.ray_angles = self.caster.angles
         self.controller = controller
         self.model = model
-        self.net = PopulationNet(self.model, genomes) if genomes is not None and controller is None else None
-        self._inv_max_speed = np.float32(1.0 / config.car.max_speed)
+        self.genomes = None if genomes is None else np.asarray(genomes)
+        self.net: PopulationNet | None = None  # the batch's brains (see _build_batch_net)
+        self._inv_max_speed = np.array(1.0 / config.car.max_speed, dtype=np.float32)
 
         r = len(self.ray_angles)
+        # Public per-car arrays, n cars: the batch writes them when they are read and when a car stops.
         self._state = np.zeros((4, n), dtype=np.float32)  # x, y, heading, speed of every car
         self._state[0], self._state[1] = track.start_position
         self._state[2] = track.start_heading
@@ -93,21 +100,27 @@ class Simulation:
         self._controls = np.zeros((n, 2), dtype=np.float32)
         self._status = np.zeros(n, dtype=np.int8)
         self._alive = np.ones(n, dtype=bool)
-        self._pf = np.zeros((5, n))
-        self._pi = np.zeros((5, n), dtype=np.int64)
+        self._units = np.zeros(n)  # signed progress, world units
+        self._best = np.zeros(n)  # best progress, world units
+        self._laps = np.zeros(n, dtype=np.int64)
+        self._best_lap = np.zeros(n, dtype=np.int64)  # steps of the fastest lap, 0 = none yet
         self.steps = 0
         self.done = n == 0
 
-        # The batch: compact columns for the cars still driving.
-        self._idx = np.arange(n)
-        self._cs = self._state.copy()
-        self._gi = self.genome_index.copy()
+        # The batch: one column per car of _cars; _driving marks the columns whose car still drives.
+        self._cars = np.arange(n)
+        self._driving = np.ones(n, dtype=bool)
+        self._moving = np.ones((n, 1), dtype=np.float32)  # 1 for driving columns, 0 for stopped ones (times controls)
+        self._count = n  # cars still driving
+        self._cs = self._state.copy()  # x, y, heading, speed (4, m)
         self._prog = Progress(self.road, n, max_laps=self.max_laps,
                               stall_steps=int(round(sim.stall_seconds / sim.dt)),
                               stall_distance=sim.stall_distance, backward_tolerance=sim.backward_tolerance)
+        self._inputs = np.empty((r + 1, n), dtype=np.float32)  # brain inputs: ray readings, speed
         self._cctrl = np.zeros((n, 2), dtype=np.float32)
-        c, s = np.cos(self._cs[2]), np.sin(self._cs[2])
-        self._csens = self.caster.cast(self._cs[0], self._cs[1], c, s, self._prog.seg)
+        cos_sin = np.stack([np.cos(self._cs[2]), np.sin(self._cs[2])])
+        self.caster.cast_from(self._cs[:2], cos_sin, self._prog.seg, out=self._inputs[:r])
+        self._build_batch_net()
         self._dirty = True
 
     # ---- stepping -------------------------------------------------------------------------------
@@ -117,31 +130,33 @@ class Simulation:
         if self.done:
             return
         self.steps += 1
-        m = len(self._idx)
-        cs = self._cs
-        inputs = np.empty((len(self.ray_angles) + 1, m), dtype=np.float32)
-        inputs[:-1] = self._csens
-        np.multiply(cs[3], self._inv_max_speed, out=inputs[-1])
-        if self.controller is not None:
-            controls = np.clip(np.asarray(self.controller(inputs.T, self._idx.copy()), dtype=np.float32), -1, 1)
-        else:
-            controls = self.net.forward(inputs.T, rows=self._gi)
-        self._cctrl = controls
-        c, s = self.physics.advance(cs[0], cs[1], cs[2], cs[3], controls[:, 0], controls[:, 1])
-        xs, ys = self.physics.body_points(cs[0], cs[1], c, s)
+        cs, inputs, r = self._cs, self._inputs, len(self.ray_angles)
+        np.multiply(cs[3], self._inv_max_speed, inputs[r])
+        controls = self._cctrl = self._drive(inputs)
+        cos_sin = self.physics.advance(cs[0], cs[1], cs[2], cs[3], controls[:, 0], controls[:, 1])
+        points = self.physics.body(cs[:2], cos_sin)
         self._dirty = True
-        result = self._prog.update(xs, ys, self.steps)
-        if result is not None:
-            stop, reason = result
-            keep = ~stop
-            self._leave(stop, reason)
-            cs, c, s = self._cs, c[keep], s[keep]
-        if len(self._idx):
-            self._csens = self.caster.cast(cs[0], cs[1], c, s, self._prog.seg)
-        if self.steps >= self.max_steps and len(self._idx):
-            self._leave(np.ones(len(self._idx), dtype=bool), np.full(len(self._idx), TIMEOUT, dtype=np.int8))
-        if not len(self._idx):
-            self.done = True
+        stopping = self._prog.advance(points, self.steps, None if self._count == len(self._cars) else self._driving)
+        if stopping is not None:
+            self._stop(*stopping)
+        self.caster.cast_from(cs[:2], cos_sin, self._prog.seg, out=inputs[:r])
+        if self.steps >= self.max_steps and self._count:
+            self._stop(self._driving.copy(), np.full(len(self._cars), TIMEOUT, dtype=np.int8))
+        if 2 * self._count <= len(self._cars):
+            self._compact()
+
+    def _drive(self, inputs: np.ndarray) -> np.ndarray:
+        """Controls (m, 2) of the batch from its inputs (R + 1, m); stopped cars' controls are 0."""
+        if self.controller is None:
+            controls = self.net.forward(inputs.T)
+            if self._count < len(self._cars):
+                np.multiply(controls, self._moving, controls)
+            return controls
+        driving = self._driving if self._count < len(self._cars) else slice(None)
+        controls = np.zeros((len(self._cars), 2), dtype=np.float32)
+        wanted = self.controller(inputs.T[driving], self._cars[driving].copy())
+        controls[driving] = np.clip(np.asarray(wanted, dtype=np.float32), -1, 1)
+        return controls
 
     def run(self, max_steps: int | None = None) -> None:
         """Step until done (or `max_steps` more steps)."""
@@ -152,43 +167,69 @@ class Simulation:
 
     def stop_all(self) -> None:
         """End the run now: every car still driving stops with status TIMEOUT."""
-        if len(self._idx):
-            self._leave(np.ones(len(self._idx), dtype=bool), np.full(len(self._idx), TIMEOUT, dtype=np.int8))
+        if self._count:
+            self._stop(self._driving.copy(), np.full(len(self._cars), TIMEOUT, dtype=np.int8))
         self.done = True
 
-    def _leave(self, stop: np.ndarray, reason: np.ndarray) -> None:
-        """Write the final state of the stopping batch columns to the per-car arrays and drop them."""
+    def _stop(self, stop: np.ndarray, reason: np.ndarray) -> None:
+        """The driving cars in `stop` (m,) bool stop with `reason` (m,) int8: their final state goes to the
+        per-car arrays, and their columns stand still (speed 0, and zero controls from now on)."""
         self._sync()
-        cars = self._idx[stop]
+        cars = self._cars[stop]
         self._status[cars] = reason[stop]
         self._alive[cars] = False
-        keep = ~stop
-        self._idx, self._cs, self._gi = self._idx[keep], self._cs[:, keep], self._gi[keep]
-        self._csens, self._cctrl = self._csens[:, keep], self._cctrl[keep]
+        self._driving &= ~stop
+        self._moving[stop] = 0.0
+        self._cs[3, stop] = 0.0
+        self._count = int(np.count_nonzero(self._driving))
+        if not self._count:
+            self.done = True
+
+    def _compact(self) -> None:
+        """Rebuild the batch from the columns of the cars still driving."""
+        if not self._count:
+            return
+        keep = self._driving
+        # np.compress keeps (rows, m) blocks C-contiguous (a[:, mask] would be Fortran-ordered): the brain
+        # reads inputs.T, and a matrix product's rounding depends on its operands' layout.
+        self._cars, self._cs = self._cars[keep], np.compress(keep, self._cs, axis=1)
+        self._inputs, self._cctrl = np.compress(keep, self._inputs, axis=1), self._cctrl[keep]
         self._prog.keep(keep)
+        self._driving = np.ones(self._count, dtype=bool)
+        self._moving = np.ones((self._count, 1), dtype=np.float32)
+        self._build_batch_net()
+
+    def _build_batch_net(self) -> None:
+        """The brains of the batch's columns, in column order (so no per-step gather of weights)."""
+        if self.controller is None and self.genomes is not None:
+            self.net = PopulationNet(self.model, self.genomes[self.genome_index[self._cars]])
 
     def _sync(self) -> None:
+        """Write the state of the driving cars to the per-car arrays."""
         if self._dirty:
-            idx = self._idx
-            self._state[:, idx] = self._cs
-            self._sensors[idx] = self._csens.T
-            self._controls[idx] = self._cctrl
-            self._pf[:, idx] = self._prog.f
-            self._pi[:, idx] = self._prog.i
+            cols = slice(None) if self._count == len(self._cars) else self._driving
+            cars, prog = self._cars[cols], self._prog
+            self._state[:, cars] = self._cs[:, cols]
+            self._sensors[cars] = self._inputs[:-1, cols].T
+            self._controls[cars] = self._cctrl[cols]
+            self._units[cars], self._best[cars] = prog.units[cols], prog.best[cols]
+            self._laps[cars], self._best_lap[cars] = prog.laps[cols], prog.best_lap[cols]
             self._dirty = False
 
     # ---- per-car views --------------------------------------------------------------------------
 
-    def _view(self, block: str, row: int) -> np.ndarray:
+    def _view(self, name: str) -> np.ndarray:
         self._sync()
-        return getattr(self, block)[row]
+        return getattr(self, name)
 
-    x = property(lambda self: self._view("_state", 0))
-    y = property(lambda self: self._view("_state", 1))
-    heading = property(lambda self: self._view("_state", 2))
-    speed = property(lambda self: self._view("_state", 3))
-    laps = property(lambda self: self._view("_pi", 1))
-    best_lap_steps = property(lambda self: self._view("_pi", 3))
+    x = property(lambda self: self._view("_state")[0])
+    y = property(lambda self: self._view("_state")[1])
+    heading = property(lambda self: self._view("_state")[2])
+    speed = property(lambda self: self._view("_state")[3])
+    laps = property(lambda self: self._view("_laps"))
+    best_lap_steps = property(lambda self: self._view("_best_lap"))
+    sensors = property(lambda self: self._view("_sensors"))
+    controls = property(lambda self: self._view("_controls"))
     alive = property(lambda self: self._alive)
     status = property(lambda self: self._status)
 
@@ -197,29 +238,19 @@ class Simulation:
         return self._status == CRASHED
 
     @property
-    def sensors(self) -> np.ndarray:
-        self._sync()
-        return self._sensors
-
-    @property
-    def controls(self) -> np.ndarray:
-        self._sync()
-        return self._controls
-
-    @property
     def progress(self) -> np.ndarray:
         """Signed progress along the centerline in laps (negative: behind the start line)."""
-        return self._view("_pf", 1) / self.track.length
+        return self._view("_units") / self.track.length
 
     @property
     def best_progress(self) -> np.ndarray:
         """The most progress each car has made, in laps."""
-        return self._view("_pf", 2) / self.track.length
+        return self._view("_best") / self.track.length
 
     @property
     def next_checkpoint(self) -> np.ndarray:
         """Index into track.checkpoints of the checkpoint each car must cross next."""
-        passed = checkpoints_passed(self._view("_pf", 2), self.track.checkpoint_arc, self.track.length)
+        passed = checkpoints_passed(self._view("_best"), self.track.checkpoint_arc, self.track.length)
         return (passed + 1) % len(self.track.checkpoint_arc)
 
     @property
@@ -235,7 +266,7 @@ class Simulation:
 
     @property
     def alive_count(self) -> int:
-        return len(self._idx)
+        return self._count
 
     def status_names(self) -> list[str]:
         return [STATUS_NAMES[s] for s in self._status]
@@ -251,8 +282,8 @@ class Simulation:
         faster lap scores more; 1.0 is one lap of progress.
         """
         self._sync()
-        best = np.minimum(self._pf[2] / self.track.length, self.max_laps)
-        lap = self._pi[3]
+        best = np.minimum(self._best / self.track.length, self.max_laps)
+        lap = self._best_lap
         bonus = np.where(lap > 0, 1.0 - lap / self.max_steps, 0.0)
         return best + self.config.fitness.lap_time_weight * np.clip(bonus, 0.0, 1.0)
 
