@@ -2,6 +2,7 @@
 
     python scripts/bench_cars.py                      # all three (a few minutes)
     python scripts/bench_cars.py --throughput         # car-steps/s at population 100 and 1000
+    python scripts/bench_cars.py --throughput --steady-genomes steady.npz   # the same genomes in every checkout
     python scripts/bench_cars.py --env                # the Gymnasium vector env vs the raw simulation, N = 64
     python scripts/bench_cars.py --learning --seeds 10 --generations 15
     python scripts/bench_cars.py --generalisation --generations 30 --unseen 10
@@ -32,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 import engine  # noqa: E402
+from cars.learn.brain import build_brain  # noqa: E402
 from cars.learn.config import load_config  # noqa: E402
 from cars.learn.drive import drive  # noqa: E402
 from cars.learn.ga import mutate  # noqa: E402
@@ -51,32 +53,54 @@ def evolve(config, generations: int, stop_at_first_lap: bool = False) -> tuple[E
     return run, folder
 
 
-def throughput(populations: list[int], track: str, seconds: float) -> dict:
+def steady_genomes(populations: list[int], track: str, path: str | None) -> dict[int, np.ndarray]:
+    """The steady workload: an evolved champion plus small mutations, (P, G) per population. With `path`
+    (.npz, one array p<P> per population) they are loaded when the file holds them, else made and saved
+    there, so that two checkouts of the code can be timed on identical genomes."""
+    if path and Path(path).exists():
+        with np.load(path) as saved:
+            if all(f"p{p}" in saved for p in populations):
+                return {p: saved[f"p{p}"] for p in populations}
     base = load_config("default", {"evolution.generations": "8", "track.names": json.dumps([track])})
     trained, _ = evolve(base, 8)
     out = {}
     for p in populations:
+        rng = np.random.default_rng(0)
+        out[p] = mutate(np.repeat(trained.champion_genome[None], p, axis=0), 1.0, 0.003, rng)
+        out[p][0] = trained.champion_genome
+    if path:
+        np.savez(path, **{f"p{p}": g for p, g in out.items()})
+    return out
+
+
+def throughput(populations: list[int], track: str, seconds: float, genomes_path: str | None = None) -> dict:
+    workload = steady_genomes(populations, track, genomes_path)
+    out = {}
+    for p in populations:
         config = load_config("default", {"evolution.population": str(p), "evolution.generations": "10",
                                          "track.names": json.dumps([track]), "simulation.max_laps": "1000"})
-        rng = np.random.default_rng(0)
-        genomes = mutate(np.repeat(trained.champion_genome[None], p, axis=0), 1.0, 0.003, rng)
-        genomes[0] = trained.champion_genome
-        sim = Simulation(load_track(track), config, genomes)
+        model = build_brain(config.brain, config.sensors.rays + 1)
+        sim = Simulation(load_track(track), config, workload[p], model=model)
         sim.step()
         steps = car_steps = 0
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         while not sim.done and time.perf_counter() - start < seconds:
             car_steps += sim.alive_count
             sim.step()
             steps += 1
         steady = car_steps / (time.perf_counter() - start)
+        steady_cpu = car_steps / max(time.process_time() - cpu, 1e-9)
         alive = car_steps / max(steps, 1) / p
+        cpu = time.process_time()
         run, _ = evolve(config, 10)
         evo = sum(r["car_steps"] for r in run.history) / sum(r["seconds"] for r in run.history)
+        evo_cpu = sum(r["car_steps"] for r in run.history) / max(time.process_time() - cpu, 1e-9)
         out[p] = {"steady_car_steps_per_second": steady, "mean_alive_fraction": alive,
-                  "evolution_car_steps_per_second": evo}
+                  "evolution_car_steps_per_second": evo, "evolution_to_steady": evo / steady,
+                  "steady_car_steps_per_cpu_second": steady_cpu, "evolution_car_steps_per_cpu_second": evo_cpu}
         print(f"population {p:5d}: steady {steady:10,.0f} car-steps/s ({alive:.0%} of cars driving)   "
-              f"evolution {evo:10,.0f} car-steps/s (10 generations from random brains)")
+              f"evolution {evo:10,.0f} car-steps/s (10 generations from random brains)   "
+              f"evolution/steady {evo / steady:.2f}   per CPU second: {steady_cpu:,.0f} and {evo_cpu:,.0f}")
     return out
 
 
@@ -170,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--populations", default="100,1000", help="throughput populations (default 100,1000)")
     p.add_argument("--track", default="sbends", help="throughput track (default sbends, the default config's)")
     p.add_argument("--seconds", type=float, default=5.0, help="steady throughput measuring time per population")
+    p.add_argument("--steady-genomes", metavar="NPZ", help="throughput: load the steady workload's genomes from this "
+                   "file, or make and save them there (to time two checkouts on identical genomes)")
     p.add_argument("--seeds", type=int, default=10, help="learning: seeds 1..N (default 10)")
     p.add_argument("--generations", type=int, default=None,
                    help="learning: generation cap (default 15); generalisation: generations (default 30)")
@@ -180,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     everything = args.all or not (args.throughput or args.learning or args.generalisation or args.env)
     report: dict = {"engine_numpy": np.__version__, "engine": engine.__name__}
     if everything or args.throughput:
-        report["throughput"] = throughput([int(x) for x in args.populations.split(",")], args.track, args.seconds)
+        report["throughput"] = throughput([int(x) for x in args.populations.split(",")], args.track, args.seconds,
+                                          args.steady_genomes)
     if everything or args.env:
         report["env"] = env_throughput(args.track, 64, args.seconds)
     if everything or args.learning:
