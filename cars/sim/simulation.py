@@ -8,12 +8,14 @@ Each step, for the m columns of the batch (one per car):
      progress, laps and the stop rules advance (cars.sim.progress);
   4. every car casts its rays (cars.sim.sensors), straight into the next step's brain inputs.
 No Python loop runs over cars or rays. A car that stops keeps its column, standing still with zero
-controls, until half the columns are stopped cars: then the batch is rebuilt from the cars still
-driving. (Rebuilding costs a dozen gathers and a new PopulationNet; a step costs about a hundred
-numpy calls whatever m is, so dropping each car the moment it stops, as the batch thins out in an
-evolution run, cost more than stepping a few idle columns.) The public per-car arrays (all n cars;
-stopped cars keep their last state) are written from the batch only when read, so a headless run
-never pays for them.
+controls, until 8 + m/8 columns are stopped cars: then the batch is rebuilt from the cars still
+driving. Why: rebuilding costs a dozen gathers, a new PopulationNet and new scratch arrays, and a
+step of a few cars costs about a hundred numpy calls whatever their number, so for a small batch a
+few idle columns cost less than rebuilding each time a car stops; in a large batch idle columns do
+cost their share, hence the m/8. A last single car always gets a batch of its own (a matrix product
+of one row takes another BLAS path, and the results must not depend on when cars stopped). The
+public per-car arrays (all n cars; stopped cars keep their last state) are written from the batch
+only when read, so a headless run never pays for them.
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ class Simulation:
         self.caster.cast_from(cs[:2], cos_sin, self._prog.seg, out=inputs[:r])
         if self.steps >= self.max_steps and self._count:
             self._stop(self._driving.copy(), np.full(len(self._cars), TIMEOUT, dtype=np.int8))
-        if 2 * self._count <= len(self._cars):
+        stopped = len(self._cars) - self._count
+        if stopped >= 8 + len(self._cars) // 8 or (self._count == 1 and stopped):
             self._compact()
 
     def _drive(self, inputs: np.ndarray) -> np.ndarray:
