@@ -144,6 +144,12 @@ class ShardWorker:
             self.models[key] = build_brain(config.brain, config.sensors.rays + 1)
         return score_shard([self._track(k, ref) for k, ref in tracks], config, self.models[key], genomes)
 
+    def pid(self) -> int:
+        """The actor's process id (to watch its CPU time, or find it on its machine)."""
+        import os
+
+        return os.getpid()
+
     def _track(self, key: str, ref: Any) -> Track:
         if key not in self.tracks:
             import ray
