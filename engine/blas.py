@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -53,18 +53,3 @@ def blas_threads(count: int) -> Iterator[bool]:
         return
     with blas.limit(limits=max(1, int(count))):
         yield True
-
-
-def _openblas() -> tuple[Callable[[int], None], Callable[[], int]] | None:
-    """Deprecated (the ctypes search this module used to do): ``(set_num_threads, get_num_threads)`` or None.
-
-    Kept for callers written against the old module; use ``blas_threads`` / ``blas_thread_count``.
-    """
-    blas = _blas()
-    if blas is None:
-        return None
-
-    def set_threads(count: int) -> None:
-        for lib in blas.lib_controllers:
-            lib.set_num_threads(int(count))
-    return set_threads, blas_thread_count

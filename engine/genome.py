@@ -86,7 +86,9 @@ class PopulationNet:
 
     def forward(self, x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Outputs of the population (in the model's dtype, float32 by default; x is cast to it)."""
-        x = np.asarray(x, dtype=self.dtype)
+        # C order: numpy's stacked matmul takes another (differently rounding) path for other layouts, and
+        # a network's output must not depend on which batch, or which place in it, its input comes from.
+        x = np.ascontiguousarray(x, dtype=self.dtype)
         if rows is None:
             if x.ndim != 2 or x.shape[0] != self.population:
                 raise ValueError(f"PopulationNet expects x of shape ({self.population}, in), got {x.shape}")

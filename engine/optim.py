@@ -132,6 +132,26 @@ class Adam(Optimizer):
             p.data -= tmp
 
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The optimiser's state as arrays ("m0", "v0", ... per parameter, "steps"): with the parameters'
+        own values, what a checkpoint needs to continue training exactly."""
+        state = {"steps": np.array(self.steps)}
+        for i, (m, v) in enumerate(zip(self._m, self._v)):
+            state[f"m{i}"], state[f"v{i}"] = m.copy(), v.copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore state_dict(); ValueError naming the first array that is missing or of the wrong shape."""
+        for i, (m, v) in enumerate(zip(self._m, self._v)):
+            for name, target in ((f"m{i}", m), (f"v{i}", v)):
+                if name not in state or np.shape(state[name]) != target.shape:
+                    raise ValueError(f"Adam state {name}: expected shape {target.shape}, got "
+                                     f"{np.shape(state[name]) if name in state else 'nothing'}")
+        for i, (m, v) in enumerate(zip(self._m, self._v)):
+            m[...], v[...] = state[f"m{i}"], state[f"v{i}"]
+        self.steps = int(state["steps"])
+
+
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): ``w *= 1 - lr * wd`` before the Adam update,
     instead of adding ``wd * w`` to the gradient. Default ``weight_decay=0.01`` as in PyTorch."""

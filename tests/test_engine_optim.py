@@ -106,3 +106,25 @@ def test_cosine_lr_without_and_with_warmup():
     for _ in range(20):
         schedule.step()
     assert opt.lr == pytest.approx(0.0)
+
+
+def test_adam_state_dict_continues_training_exactly():
+    rng = np.random.default_rng(0)
+    target = rng.standard_normal(5).astype(np.float32)
+
+    def train(param, opt, steps):
+        for _ in range(steps):
+            param.grad[...] = 2 * (param.data - target)
+            opt.step()
+
+    a = Parameter(np.zeros(5, np.float32))
+    opt_a = Adam([a], lr=0.1)
+    train(a, opt_a, 7)
+    b = Parameter(a.data.copy())
+    opt_b = Adam([b], lr=0.1)
+    opt_b.load_state_dict(opt_a.state_dict())
+    train(a, opt_a, 5)
+    train(b, opt_b, 5)
+    np.testing.assert_array_equal(a.data, b.data)
+    with pytest.raises(ValueError, match="m0"):
+        opt_b.load_state_dict({"m0": np.zeros(3), "v0": np.zeros(5), "steps": 1})

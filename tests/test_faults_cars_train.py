@@ -23,7 +23,7 @@ from faults_helpers import (FAST, interrupt_after_marker, no_nan_champion, one_l
 
 import cars.cli.train as train_cli
 import cars.learn.history_plot as history_plot
-import cars.learn.run as run_module
+import cars.learn.run_folder as run_module
 from cars.learn import run_files
 from cars.learn.ga import GeneticAlgorithm
 from cars.sim.simulation import Simulation
@@ -352,10 +352,13 @@ def test_ctrl_c_pressed_several_times_while_wrapping_up(moment, tmp_path, capsys
     assert report["interrupted"] is (moment != "reporting")  # (the report was complete when Ctrl-C came)
 
 
-def test_ctrl_c_during_the_start_leaves_no_folder(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("learner", [["evolve", *FAST],
+                                     ["train", "--algo", "ppo", "--headless", "--set", "ppo.envs=4",
+                                      "--set", "ppo.rollout_steps=8", "--generations", "1"]], ids=["ga", "ppo"])
+def test_ctrl_c_during_the_start_leaves_no_folder(tmp_path, capsys, monkeypatch, learner):
     press_ctrl_c_when(monkeypatch, run_module, "write_checkpoint")  # the start's first checkpoint
     run_dir = tmp_path / "new" / "run"
-    line = one_line(*run_cli(capsys, "evolve", *FAST, "--save-dir", run_dir)[::2], expected=130)
+    line = one_line(*run_cli(capsys, *learner, "--save-dir", run_dir)[::2], expected=130)
     assert "interrupted" in line
     assert not (tmp_path / "new").exists()
 

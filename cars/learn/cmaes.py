@@ -178,6 +178,7 @@ class CMAES:
 
     section = "cmaes"
     stats = ("theta_fitness", "step_size", "step_norm", "theta_distance", "axis_ratio")
+    gold_label = "mean brain m"
     elites = 1  # row 0 of ask() is the mean itself: drawn gold
 
     def __init__(self, config: Config, model: Module, rng: np.random.Generator) -> None:

@@ -92,7 +92,8 @@ class EvolutionConfig:
                            live=3)
     selection: str = setting("tournament", "parent selection", choices=("tournament", "truncation", "rank",
                                                                          "roulette"))
-    tournament_size: int = setting(5, "tournament: the fittest of this many random genomes becomes a parent",
+    tournament_size: int = setting(5, "tournament: the fittest of this many random genomes (at most the population) "
+                                      "becomes a parent",
                                    low=1, high=100_000)
     truncation: float = setting(0.2, "truncation: parents are drawn uniformly from this best fraction", low=0,
                                 high=1, low_open=True)
@@ -113,9 +114,6 @@ class EvolutionConfig:
         if self.elitism >= self.population:
             raise ConfigError(f"{source}: evolution.elitism must be between 0 and population - 1 "
                               f"({self.population - 1}), got {self.elitism!r}")
-        if self.tournament_size > self.population:
-            raise ConfigError(f"{source}: evolution.tournament_size must be between 1 and the population "
-                              f"({self.population}), got {self.tournament_size!r}")
 
 
 @dataclass(frozen=True)

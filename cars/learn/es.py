@@ -90,6 +90,7 @@ class OpenAIES:
 
     section = "es"
     stats = ("theta_fitness", "step_norm", "theta_distance", "grad_norm")
+    gold_label = "mean brain θ"
     elites = 1  # row 0 of ask() is θ itself: drawn gold
 
     def __init__(self, config: Config, model: Module, rng: np.random.Generator) -> None:
@@ -152,9 +153,8 @@ class OpenAIES:
     # ---- checkpoint --------------------------------------------------------------------------------
 
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        # engine.optim.Adam keeps its moments in the lists _m and _v (one array per parameter)
-        arrays = {"theta": self.theta.data, "theta0": self.start, "adam_m": self.adam._m[0],
-                  "adam_v": self.adam._v[0]}
+        adam = self.adam.state_dict()
+        arrays = {"theta": self.theta.data, "theta0": self.start, "adam_m": adam["m0"], "adam_v": adam["v0"]}
         last = {k: None if math.isnan(v) else v for k, v in self.last.items()}  # JSON has no NaN
         return arrays, {"sigma": self.sigma, "adam_steps": self.adam.steps, "last": last}
 
@@ -165,9 +165,7 @@ class OpenAIES:
                 raise ValueError(f"{name} has shape {arrays[name].shape}, expected ({size},)")
         self.theta.data[...] = arrays["theta"]
         self.start = arrays["theta0"].astype(np.float32)
-        self.adam._m[0][...] = arrays["adam_m"]
-        self.adam._v[0][...] = arrays["adam_v"]
-        self.adam.steps = int(state["adam_steps"])
+        self.adam.load_state_dict({"m0": arrays["adam_m"], "v0": arrays["adam_v"], "steps": state["adam_steps"]})
         self.sigma = float(state["sigma"])
         self.last = {k: float(v) if v is not None else math.nan for k, v in state["last"].items()}
         self.noise = None

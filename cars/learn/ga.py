@@ -122,6 +122,7 @@ class GeneticAlgorithm:
 
     section = "evolution"
     stats = ("diversity",)
+    gold_label = "elite"  # what the window calls the cars drawn gold (rows < elites)
 
     def __init__(self, config: Config, model: Module, rng: np.random.Generator) -> None:
         self.rng = rng

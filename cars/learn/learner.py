@@ -16,6 +16,7 @@ seed decides the run), and also has:
     section: str                   the config section of its hyperparameters (e.g. "evolution")
     stats: tuple[str, ...]         the keys tell() returns, in history.csv order
     elites: int                    rows of ask() carried over unchanged from the last generation (drawn gold)
+    gold_label: str                what the window's legend calls those gold cars ("elite", "mean brain θ")
     scheduled_changes(config)      {"section.key": value} the learner itself changes for the next
                                    generation (e.g. a decaying mutation sigma)
     state() / restore(arrays, state)   everything needed to continue exactly (arrays + JSON-able dict)

@@ -148,10 +148,7 @@ class ActorCritic:
         arrays.update({f"value_net.{k}": v for k, v in self.value_net.state_dict().items()})
         arrays["log_std"] = self.log_std.data.copy()
         arrays.update({f"norm.{k}": v for k, v in self.norm.state().items()})
-        opt = self.optimizer
-        for i, (m, v) in enumerate(zip(opt._m, opt._v)):
-            arrays[f"adam.m{i}"], arrays[f"adam.v{i}"] = m.copy(), v.copy()
-        arrays["adam.steps"] = np.array(opt.steps)
+        arrays.update({f"adam.{k}": v for k, v in self.optimizer.state_dict().items()})
         return arrays
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
@@ -165,10 +162,7 @@ class ActorCritic:
             raise ValueError("log_std must hold 2 numbers")
         self.log_std.data[...] = arrays["log_std"]
         self.norm.restore(part("norm."))
-        opt = self.optimizer
-        for i, (m, v) in enumerate(zip(opt._m, opt._v)):
-            m[...], v[...] = arrays[f"adam.m{i}"], arrays[f"adam.v{i}"]
-        opt.steps = int(arrays["adam.steps"])
+        self.optimizer.load_state_dict(part("adam."))
 
 
 def config_section(config: Any) -> str:

@@ -32,17 +32,16 @@ import numpy as np
 
 import engine
 from engine import blas_threads
-from engine.atomic import write_bytes_atomic
-from cars.learn.config import Config, ConfigError, apply_overrides, get_setting, live_settings, replace_setting
+from cars.learn.config import Config, live_settings
 from cars.learn.policy import ActorCritic
 from cars.learn.ppo import PPO
 from cars.learn.reinforce import REINFORCE
 from cars.learn.rollout import Rollout
-from cars.learn.run import GENERATED_SEEDS, format_seconds, with_absolute_track_paths
-from cars.learn.run_files import CHAMPION_KIND, RunError, RunLock, read_checkpoint, write_checkpoint, write_history
+from cars.learn.run_files import RunError
+from cars.learn.run_folder import GENERATED_SEEDS, RunFolder
 from cars.sim.env import CarTrackVectorEnv
 from cars.sim.simulation import Simulation
-from cars.sim.track import Track, load_track, shipped_track_names
+from cars.sim.track import Track
 
 POLICY_LEARNERS: dict[str, type] = {"ppo": PPO, "reinforce": REINFORCE}
 EPISODE_COLUMNS = ("generation", "total_car_steps", "mean_return", "episodes", "best_fitness", "mean_fitness",
@@ -50,32 +49,20 @@ EPISODE_COLUMNS = ("generation", "total_car_steps", "mean_return", "episodes", "
 TIMING_COLUMNS = ("seconds", "car_steps", "car_steps_per_second")
 
 
-class PolicyRun:
+class PolicyRun(RunFolder):
     """One policy-gradient run folder; see the module docstring. The window drives it with step()."""
 
     unit = "update"
+    champion_notes = {"policy": "deterministic (the Gaussian policy's mean action); the observation normaliser is "
+                                "folded into the first layer, so it reads raw observations"}
 
     def __init__(self, config: Config, save_dir: str | os.PathLike, *, resume: bool = False,
                  log: Callable[[str], None] | None = print) -> None:
-        self.save_dir = Path(save_dir)
-        self.log = log or (lambda line: None)
-        self.lock = RunLock(self.save_dir)
-        self._track_cache: dict[str, Track] = {}
-        self.history: list[dict[str, Any]] = []
-        self.best: dict[str, Any] | None = None
-        self.champion_genome: np.ndarray | None = None
-        self.first_lap_generation: int | None = None
-        self.first_lap_car_steps: int | None = None
-        self.total_car_steps = 0
         self.env: CarTrackVectorEnv | None = None
         self.env_tracks: list[str] = []  # names / paths, and "generated:<seed>" for generated tracks
         self.sim: FleetView | None = None
         self._driver: tuple[int, engine.Module] | None = None
-        if resume:
-            self._resume(config)
-        else:
-            self._start_fresh(with_absolute_track_paths(config))
-        self._begin_update()
+        super().__init__(config, save_dir, resume=resume, log=log)
 
     # ---- setup ------------------------------------------------------------------------------------------
 
@@ -94,48 +81,11 @@ class PolicyRun:
         self.columns = (*EPISODE_COLUMNS, *self.learner.stats, *TIMING_COLUMNS,
                         *[name.partition(".")[2] for name in self.live], "tracks")
 
-    def _start_fresh(self, config: Config) -> None:
-        if (self.save_dir / "checkpoint.npz").exists():
-            raise RunError(f"{self.save_dir}: already holds a run (checkpoint.npz); continue it with "
-                           f"--resume {self.save_dir} or choose another --save-dir")
-        self.track_names = list(config.track.names)
-        for name in self.track_names:
-            self._track(name)  # fail now, with the track's own message
-        try:
-            self.save_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise RunError(f"{self.save_dir}: cannot create the run folder ({e.strerror or e})") from None
-        self.lock.acquire()
-        if (self.save_dir / "checkpoint.npz").exists():
-            self.lock.release()
-            raise RunError(f"{self.save_dir}: already holds a run (checkpoint.npz); continue it with "
-                           f"--resume {self.save_dir} or choose another --save-dir")
-        self._setup(config)
-        self.generation = 0
-        write_bytes_atomic(self.save_dir / "config.toml", config.to_toml(comments=True).encode())
-        write_bytes_atomic(self.save_dir / "seed.txt", f"{config.seed}\n".encode())
-        self._snapshot()
-        self._write_checkpoint()
-
-    def _track(self, spec: str) -> Track:
-        if spec not in self._track_cache:
-            if spec.startswith("generated:"):
-                from cars.sim.trackgen import generate_track
-                self._track_cache[spec] = generate_track(int(spec.partition(":")[2]))
-            else:
-                self._track_cache[spec] = load_track(spec)
-        return self._track_cache[spec]
-
     # ---- the update loop --------------------------------------------------------------------------------
 
     @property
     def total_generations(self) -> int:
         return int(self.section.updates)
-
-    @property
-    def finished(self) -> bool:
-        budget = self.config.algorithm.car_steps
-        return self.generation >= self.total_generations or (budget > 0 and self.total_car_steps >= budget)
 
     elites = 0  # no car is carried over unchanged (the window draws none gold)
 
@@ -152,7 +102,7 @@ class PolicyRun:
         seeds = self.rng.integers(0, GENERATED_SEEDS, size=generated) if generated else []
         return list(self.track_names) + [f"generated:{int(s)}" for s in seeds]
 
-    def _begin_update(self) -> None:
+    def _begin(self) -> None:
         """New tracks if due (generated ones every update), fresh episodes for an episodic learner, an empty
         rollout."""
         if self.finished:
@@ -246,7 +196,7 @@ class PolicyRun:
         self._snapshot()
         self.save()
         self._log_row(row)
-        self._begin_update()
+        self._begin()
         return row
 
     def _evaluate(self) -> float:
@@ -260,10 +210,7 @@ class PolicyRun:
             sim.run()
             scores.append(float(sim.fitness()[0]))
         fitness = min(scores) if self.config.fitness.aggregate == "worst" else float(np.mean(scores))
-        if self.best is None or fitness > self.best["fitness"]:
-            self.champion_genome = genome[0].copy()
-            self.best = {"fitness": fitness, "generation": self.generation,
-                         "tracks": [t.name for t in self.env.tracks]}
+        self._keep_champion(genome[0], fitness, self.env.tracks)
         return fitness
 
     def _history_row(self, stats: dict[str, float], evaluation: float | None) -> dict[str, Any]:
@@ -288,44 +235,22 @@ class PolicyRun:
             "seconds": seconds,
             "car_steps": self._car_steps,
             "car_steps_per_second": self._car_steps / max(seconds, 1e-9),
-            **{name.partition(".")[2]: get_setting(self.config, name) for name in self.live},
+            **self._live_values(self.config),
             "tracks": ";".join(t.name for t in self.env.tracks),
         }
         return row
 
     def _log_row(self, row: dict[str, Any]) -> None:
         total, done = self.total_generations, row["generation"] + 1
-        spent = sum(r["seconds"] for r in self.history)
-        eta = spent / max(len(self.history), 1) * (total - done)
         ret = f"{row['mean_return']:8.2f}" if row["mean_return"] is not None else "       -"
         best = f"{row['best_fitness']:.3f}" if row["best_fitness"] is not None else "  -  "
         ev = f"{row['eval_fitness']:.3f}" if row["eval_fitness"] is not None else "  -  "
         self.log(f"update {done:>4}/{total}  car-steps {row['total_car_steps']:>10,}  return {ret}  best {best}  "
                  f"eval {ev}  laps {row['laps']}  std {row['policy_std']}  entropy {row['entropy']:5.2f}  "
                  f"{row['car_steps_per_second'] / 1000:5.0f}k car-steps/s  {row['seconds']:5.1f}s  "
-                 f"ETA {format_seconds(eta)}")
-
-    @property
-    def best_fitness(self) -> float:
-        return self.best["fitness"] if self.best is not None else float("-inf")
+                 f"ETA {self._eta(done)}")
 
     # ---- live settings, tracks, brains ------------------------------------------------------------------
-
-    def set_setting(self, name: str, value: Any) -> None:
-        """Change a live setting (e.g. "ppo.learning_rate") from the next update on (ConfigError if not live
-        or invalid)."""
-        if name not in self.live:
-            raise ConfigError(f"live tweak: {name!r} cannot change during a run (live: {', '.join(self.live)})")
-        self.next_config = replace_setting(self.next_config, name, value)
-
-    def next_track(self) -> str:
-        """Drive the next shipped track (alphabetical) instead of the first configured one, from the next update."""
-        names = shipped_track_names()
-        current = Path(self.track_names[0]).stem.lower() if self.track_names else ""
-        following = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
-        self._track(following)
-        self.track_names = [following] + self.track_names[1:]
-        return following
 
     def driver(self) -> engine.Module:
         """The current deterministic policy as a brain on raw observations (cached until the next update)."""
@@ -358,98 +283,28 @@ class PolicyRun:
         """The --json fields of a policy-gradient run besides the common ones."""
         return {"updates": len(self.history)}
 
-    # ---- files ------------------------------------------------------------------------------------------
+    # ---- checkpoint -----------------------------------------------------------------------------------
 
-    def _snapshot(self) -> None:
-        """Remember the state at this update boundary: what a checkpoint holds."""
-        arrays = {f"agent.{k}": np.array(v, copy=True) for k, v in self.agent.state().items()}
-        env_state: dict[str, Any] | None = None
+    def _learner_state(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
+        """The networks, Adam and the normaliser (finite), and the environment's cars at this boundary."""
+        agent = {f"agent.{k}": v for k, v in self.agent.state().items()}
+        env, env_state = {}, None
         if self.env is not None:
             env_arrays, env_state = self.env.get_state()
-            arrays.update({f"env.{k}": v for k, v in env_arrays.items()})
-        if self.champion_genome is not None:
-            arrays["champion"] = self.champion_genome.copy()
-        self._snap_arrays = arrays
-        self._snap_state = {
-            "algorithm": self.config.algorithm.name, "generation": self.generation,
-            "rng": self.rng.bit_generator.state, "env": env_state, "env_tracks": list(self.env_tracks),
-            "live_now": {name: get_setting(self.config, name) for name in self.live},
-            "live_next": {name: get_setting(self.next_config, name) for name in self.live},
-            "history": [dict(r) for r in self.history], "track_names": list(self.track_names),
-            "best": None if self.best is None else dict(self.best),
-            "first_lap_generation": self.first_lap_generation, "first_lap_car_steps": self.first_lap_car_steps,
-            "total_car_steps": self.total_car_steps, "genome_size": self.genome_size,
-        }
+            env = {f"env.{k}": np.array(v, copy=True) for k, v in env_arrays.items()}
+        return agent, env, {"env": env_state, "env_tracks": list(self.env_tracks)}
 
-    def save(self) -> list[Path]:
-        """Write champion.npz (once there is one), history.csv and checkpoint.npz atomically; the paths."""
-        written = []
-        if self.champion_genome is not None:
-            written.append(self.save_champion(self.save_dir / "champion.npz"))
-        written.append(write_history(self.save_dir / "history.csv", self.history, self.columns))
-        written.append(write_checkpoint(self.save_dir / "checkpoint.npz", self._snap_arrays, self._snap_state))
-        return written
+    def _restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any], path: Path) -> None:
+        self.agent.restore({k[len("agent."):]: v for k, v in arrays.items() if k.startswith("agent.")})
+        self.env_tracks = list(state.get("env_tracks", []))
+        if state.get("env") is not None:
+            self.env = CarTrackVectorEnv(self.section.envs, [self._track(t) for t in self.env_tracks],
+                                         settings=self.config, reward=self.section)
+            self.env.reset(seed=0)
+            self.env.set_state({k[len("env."):]: v for k, v in arrays.items() if k.startswith("env.")}, state["env"])
 
-    def _write_checkpoint(self) -> Path:
-        return write_checkpoint(self.save_dir / "checkpoint.npz", self._snap_arrays, self._snap_state)
-
-    def save_champion(self, path: Path) -> Path:
-        """The champion as an ordinary brain file: `cars drive` replays it like a GA champion."""
-        model = self.agent.driver()
-        engine.set_genome(model, self.champion_genome)
-        meta = {"kind": CHAMPION_KIND, "config": self.config.to_dict(), "algorithm": self.config.algorithm.name,
-                "generation": self.best["generation"], "fitness": self.best["fitness"], "tracks": self.best["tracks"],
-                "inputs": ["ray distances"] * self.config.sensors.rays + ["speed"], "outputs": ["steering", "throttle"],
-                "policy": "deterministic (the Gaussian policy's mean action); the observation normaliser is folded "
-                          "into the first layer, so it reads raw observations"}
-        engine.save(model, path, metadata=meta)
-        return path
-
-    def _resume(self, config: Config) -> None:
-        """Continue from checkpoint.npz; `config` is the run's own config.toml (budget changes allowed)."""
-        if not self.save_dir.is_dir():
-            raise RunError(f"{self.save_dir}: no such run folder")
-        self.lock.acquire()
-        path = self.save_dir / "checkpoint.npz"
-        arrays, state = read_checkpoint(path)
-        if state.get("algorithm", "ga") != config.algorithm.name:
-            raise RunError(f"{path}: a checkpoint of algorithm {state.get('algorithm', 'ga')}, but the run's config "
-                           f"says {config.algorithm.name}")
-        self._setup(config)
-        if state["genome_size"] != self.genome_size:
-            raise RunError(f"{path}: its policy has {state['genome_size']} weights but the config's brain needs "
-                           f"{self.genome_size}; resume with the run's own config.toml")
-        try:
-            self.config = apply_overrides(config, state.get("live_now", {}), "checkpoint") if state.get("live_now") \
-                else config
-            self.next_config = apply_overrides(config, state.get("live_next", {}), "checkpoint") \
-                if state.get("live_next") else config
-            self.agent.restore({k[len("agent."):]: v for k, v in arrays.items() if k.startswith("agent.")})
-            self.track_names = list(state["track_names"])
-            self.env_tracks = list(state.get("env_tracks", []))
-            if state.get("env") is not None:
-                self.env = CarTrackVectorEnv(self.section.envs, [self._track(t) for t in self.env_tracks],
-                                             settings=self.config, reward=self.section)
-                self.env.reset(seed=0)
-                self.env.set_state({k[len("env."):]: v for k, v in arrays.items() if k.startswith("env.")},
-                                   state["env"])
-            self.rng.bit_generator.state = state["rng"]
-        except (ConfigError, KeyError, TypeError, ValueError) as e:
-            raise RunError(f"{path}: damaged checkpoint ({e})") from None
-        self.generation = int(state["generation"])
-        self.history = state["history"]
-        self.best = state.get("best")
-        self.champion_genome = arrays.get("champion")
-        if (self.best is None) != (self.champion_genome is None):
-            raise RunError(f"{path}: damaged checkpoint (champion and its record disagree)")
-        self.first_lap_generation = state.get("first_lap_generation")
-        self.first_lap_car_steps = state.get("first_lap_car_steps")
-        self.total_car_steps = int(state.get("total_car_steps", 0))
-        self._snapshot()
-        self.log(f"resumed {self.save_dir} at update {self.generation} ({len(self.history)} updates in history)")
-
-    def close(self) -> None:
-        self.lock.release()
+    def _champion_model(self) -> engine.Module:
+        return self.agent.driver()
 
 
 class FleetView:

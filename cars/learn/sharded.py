@@ -9,10 +9,9 @@ generation sends only the genomes and the settings (tracks travel once, through 
 
     run = open_run(config, "runs/big", evaluator=RayShardedEvaluator(RayConnection(), shards=2))
 
-The result is meant to be the run's own, bit for bit: cars never interact (each car's step depends only on
-its own state and genome), so a shard's cars drive as they do in the whole population's simulation (known
-issue, docs/sweeps.md: a car left alone in its batch can drift by one float32 ulp, as numpy rounds some
-products by array layout; tested identical at the sizes in tests/test_cars_sweep.py and test_cars_ray.py). The
+The result is the run's own, bit for bit: cars never interact (each car's step depends only on its own
+state and genome), and the simulation is batch-invariant (no product whose rounding depends on the batch:
+tests/test_cars_batch_invariance.py), so a shard's cars drive exactly as in the whole population. The
 per-car numbers are concatenated in genome order; the generation's car-steps are the sum of every shard's
 "cars driving before step k" counts, and the car-steps until the first lap are those counts summed up to
 the first step at which any shard's car completed a lap:

@@ -150,8 +150,11 @@ class RayCaster:
         self.segments = np.ascontiguousarray(data[:, table.T].astype(np.float32))  # (4, C, K): a_x, a_y, e_x, e_y
         self.rows = np.ascontiguousarray(self.segments.transpose(2, 0, 1))  # the same, one row per quad (K, 4, C)
         ca, sa = np.cos(self.angles), np.sin(self.angles)
-        # Ray r's direction from the heading's (cos, sin): [dx_r; dy_r] = rotation(angle_r) [cos; sin].
-        self.rotation = np.concatenate([np.stack([ca, -sa], axis=1), np.stack([sa, ca], axis=1)]).astype(np.float32)
+        # Ray r's direction from the heading's (cos, sin): the heading rotated by angle_r,
+        #   dx_r = cos a_r cos - sin a_r sin,   dy_r = sin a_r cos + cos a_r sin.
+        # Written as element-wise products, not a matrix product: BLAS rounds a product of one column
+        # differently from one of many, and a car's readings must not depend on the batch it is in.
+        self._cos_a, self._sin_a = ca.astype(np.float32)[:, None], sa.astype(np.float32)[:, None]  # (R, 1)
         # 0-d float32 arrays: cheaper ufunc arguments than Python floats, same values (see cars.sim.physics)
         self._zero = np.zeros((), dtype=np.float32)
         self._length, self._inv_length = np.array(self.length, np.float32), np.array(1.0 / self.length, np.float32)
@@ -209,7 +212,9 @@ class RayCaster:
         ex, ey = ex[:, None, :], ey[:, None, :]
         np.multiply(wx, ey, tn)
         np.subtract(tn, np.multiply(wy, ex, tn_y), tn)  # tn = w x e, (C, 1, m)
-        dx, dy = np.matmul(self.rotation, cs).reshape(2, 1, r, m)  # (1, R, m) absolute ray directions
+        c, s = cs[0], cs[1]
+        dx = np.subtract(self._cos_a * c, self._sin_a * s)[None]  # (1, R, m) absolute ray directions
+        dy = np.add(self._sin_a * c, self._cos_a * s)[None]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             np.multiply(dx, ey, a)
             np.multiply(dy, ex, b)

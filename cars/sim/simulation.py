@@ -12,8 +12,10 @@ controls, until 8 + m/8 columns are stopped cars: then the batch is rebuilt from
 driving. Why: rebuilding costs a dozen gathers, a new PopulationNet and new scratch arrays, and a
 step of a few cars costs about a hundred numpy calls whatever their number, so for a small batch a
 few idle columns cost less than rebuilding each time a car stops; in a large batch idle columns do
-cost their share, hence the m/8. A last single car always gets a batch of its own (a matrix product
-of one row takes another BLAS path, and the results must not depend on when cars stopped). The
+cost their share, hence the m/8. A last single car always gets a batch of its own (it then steps at
+the cost of one car). Every per-car computation is independent of the batch (no product whose rounding
+depends on the batch's size or layout: tests/test_cars_batch_invariance.py), so when cars stopped, and
+which cars share a batch, never changes a car's fate. The
 public per-car arrays (all n cars; stopped cars keep their last state) are written from the batch
 only when read, so a headless run never pays for them.
 """

@@ -46,7 +46,8 @@ def history_series(history: list[dict], name: str) -> np.ndarray:
 class FitnessChart:
     """Draws the history into a rectangle; `draw(surface, rect, history, live_best)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, title: str = "FITNESS (laps) per generation") -> None:
+        self.title = title
         self._key: tuple | None = None
         self._layer: pygame.Surface | None = None
         self._map: tuple[float, float, float, float] | None = None  # x0, dx, y_base, dy
@@ -69,7 +70,7 @@ class FitnessChart:
         w, h = size
         layer = pygame.Surface((max(w, 1), max(h, 1)), pygame.SRCALPHA)
         theme.panel(layer, layer.get_rect())
-        layer.blit(theme.text("FITNESS (laps) per generation", 18, theme.TEXT_DIM, True), (12, 9))
+        layer.blit(theme.text(self.title, 18, theme.TEXT_DIM, True), (12, 9))
         legend_x = 12
         for name, colour in SERIES:
             label = theme.text(name, 18, colour)

@@ -63,9 +63,11 @@ def evolve_bindings(live: list[str]) -> list[Binding]:
     ]
 
 
-LEGEND = [("driving (colour = progress)", theme.CAR_GRADIENT[2], "fill"), ("elite", theme.GOLD, "fill"),
-          ("stopped", theme.CAR_CRASHED, "fill"), ("leader", theme.CAR_LEADER_EDGE, "ring"),
-          ("selected", theme.ACCENT, "ring")]
+def legend(gold: str) -> list[tuple]:
+    """The map legend; `gold` names the cars drawn gold (the GA's elites, ES's mean brain, ...)."""
+    return [("driving (colour = progress)", theme.CAR_GRADIENT[2], "fill"), (gold, theme.GOLD, "fill"),
+            ("stopped", theme.CAR_CRASHED, "fill"), ("leader", theme.CAR_LEADER_EDGE, "ring"),
+            ("selected", theme.ACCENT, "ring")]
 
 
 class EvolveWindow(PlaybackActions):
@@ -83,7 +85,8 @@ class EvolveWindow(PlaybackActions):
         self.toasts = Toasts()
         self.bindings = evolve_bindings(run.live)
         self.help = HelpOverlay("Watching cars learn - keys", self.bindings)
-        self.chart = FitnessChart()
+        self.chart = FitnessChart(f"FITNESS (laps) per {self.unit}")
+        self.legend = legend(getattr(run, "gold_label", "elite"))
         sim = run.sim  # None only for a resumed run that had already finished
         angles = np.degrees(sim.ray_angles if sim is not None
                             else ray_angles(self.config.sensors.rays, self.config.sensors.angle_deg))
@@ -292,7 +295,7 @@ class EvolveWindow(PlaybackActions):
                            fitness=float(fitness[self.selected]), dt=getattr(sim, "dt", None),
                            max_speed=self.config.car.max_speed)
         else:
-            draw_legend(surface, (view.left + 14, view.bottom - 6), LEGEND)
+            draw_legend(surface, (view.left + 14, view.bottom - 6), self.legend)
         self._draw_side(surface, sim, fitness, leader)
         self.toasts.draw(surface, pygame.Rect(view.left, view.top, view.width, view.height - 28))
         self.help.draw(surface)
