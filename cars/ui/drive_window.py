@@ -21,7 +21,7 @@ from cars.ui.panel import rows_height, section, side_layout  # noqa: E402
 from cars.ui.cars import CarRenderer  # noqa: E402
 from cars.ui.track import TrackLayer  # noqa: E402
 from cars.sim.track import Track  # noqa: E402
-from cars.ui.help import Binding, HelpOverlay, PlaybackActions, dispatch_key, playback_bindings  # noqa: E402
+from cars.ui.help import Binding, HelpOverlay, PlaybackActions, playback_bindings  # noqa: E402
 from cars.ui.camera import Camera  # noqa: E402
 from cars.ui.network import NetworkDiagram, brain_inputs, ray_labels  # noqa: E402
 from cars.ui.window import DEFAULT_SIZE, run_loop  # noqa: E402
@@ -76,16 +76,7 @@ class DriveWindow(PlaybackActions):
 
     # --- loop -----------------------------------------------------------------------------------
     def handle_event(self, event: pygame.event.Event) -> None:
-        if event.type == pygame.QUIT:
-            self.quit()
-        elif event.type == pygame.KEYDOWN:
-            dispatch_key(self, BINDINGS, event)
-        elif event.type == pygame.MOUSEWHEEL and event.y:
-            self.zoom(1 if event.y > 0 else -1)
-        elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
-            surface = pygame.display.get_surface()
-            if surface is not None:
-                self.resize(surface.get_size())
+        self.handle_common_event(event, BINDINGS)
 
     def resize(self, size: tuple[int, int]) -> None:
         self.size = size

@@ -26,7 +26,7 @@ from cars.ui.param_keys import fmt_value, label, ladder_step  # noqa: E402
 from cars.ui.cars import CarRenderer, pick_car  # noqa: E402
 from cars.ui.track import TrackLayer  # noqa: E402
 from cars.sim.sensors import ray_angles  # noqa: E402
-from cars.ui.help import Binding, HelpOverlay, PlaybackActions, dispatch_key, playback_bindings  # noqa: E402
+from cars.ui.help import Binding, HelpOverlay, PlaybackActions, playback_bindings  # noqa: E402
 from cars.ui.camera import Camera  # noqa: E402
 from cars.ui.chart import FitnessChart  # noqa: E402
 from cars.ui.network import NetworkDiagram, brain_inputs, ray_labels  # noqa: E402
@@ -201,12 +201,9 @@ class EvolveWindow(PlaybackActions):
 
     # --- events ---------------------------------------------------------------------------------
     def handle_event(self, event: pygame.event.Event) -> None:
-        if event.type == pygame.QUIT:
-            self.quit()
-        elif event.type == pygame.KEYDOWN:
-            dispatch_key(self, self.bindings, event)
-        elif (event.type == pygame.MOUSEBUTTONDOWN and self.camera.contains(event.pos)
-              and self.run.sim is not None):
+        if self.handle_common_event(event, self.bindings):
+            return
+        if event.type == pygame.MOUSEBUTTONDOWN and self.camera.contains(event.pos) and self.run.sim is not None:
             if event.button == 1:
                 index = pick_car(self.run.sim, self.camera, event.pos)
                 self.selected = index
@@ -215,12 +212,6 @@ class EvolveWindow(PlaybackActions):
                     self._snap_camera()
             elif event.button == 3:
                 self.selected = None
-        elif event.type == pygame.MOUSEWHEEL and event.y:
-            self.zoom(1 if event.y > 0 else -1)
-        elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
-            surface = pygame.display.get_surface()
-            if surface is not None:
-                self.resize(surface.get_size())
 
     # --- simulation -----------------------------------------------------------------------------
     def update(self) -> None:

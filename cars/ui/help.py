@@ -71,6 +71,23 @@ class PlaybackActions:
     def quit(self) -> None:
         self.running = False
 
+    def handle_common_event(self, event: pygame.event.Event, bindings: list[Binding]) -> bool:
+        """Closing, keys (through `bindings`), the zoom wheel and resizing; False for any other event."""
+        if event.type == pygame.QUIT:
+            self.quit()
+        elif event.type == pygame.KEYDOWN:
+            dispatch_key(self, bindings, event)
+        elif event.type == pygame.MOUSEWHEEL:
+            if event.y:
+                self.zoom(1 if event.y > 0 else -1)
+        elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
+            surface = pygame.display.get_surface()
+            if surface is not None:
+                self.resize(surface.get_size())
+        else:
+            return False
+        return True
+
 
 def find_binding(bindings: list[Binding], event: pygame.event.Event) -> Binding | None:
     """The binding a KEYDOWN event triggers, honouring Ctrl-only bindings first."""
