@@ -31,11 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cars.learn.backends import LocalPool, RayCells, RayConnection  # noqa: E402
+from cars.scale.backends import LocalPool, RayCells, RayConnection  # noqa: E402
 from cars.learn.config import load_config  # noqa: E402
 from cars.learn.run import open_run  # noqa: E402
-from cars.learn.sweep import SweepDefinition, run_cell  # noqa: E402
-from cars.learn.sweep_driver import run_sweep  # noqa: E402
+from cars.scale.sweep import SweepDefinition, run_cell  # noqa: E402
+from cars.scale.driver import run_sweep  # noqa: E402
 
 RATES = [0.02, 0.05, 0.1, 0.2]
 
@@ -188,7 +188,7 @@ def bench_sharded(population: int, generations: int, workers: int) -> dict:
     (for the actors: the busiest one's, which is the wall time on cores nobody else uses)."""
     import ray
 
-    from cars.learn.sharded import RayShardedEvaluator
+    from cars.scale.sharded import RayShardedEvaluator
 
     config = load_config("default", {"evolution.population": population, "evolution.generations": generations})
     timing = ("seconds", "car_steps_per_second")

@@ -27,7 +27,7 @@ def test_import_contracts_are_kept():
 
 @pytest.mark.parametrize("module, line, contract", [
     ("cars/sim/track.py", "import pygame", "pygame only in cars.ui"),
-    ("cars/learn/ga.py", "import cars.ui.theme", "cars layers"),
+    ("cars/learn/algorithms/ga.py", "import cars.ui.theme", "cars layers"),
     ("engine/layers.py", "import cars.sim.track", "engine and vision never import cars"),
 ])
 def test_a_wrong_import_breaks_a_named_contract(tmp_path, module, line, contract):

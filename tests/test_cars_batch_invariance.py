@@ -1,6 +1,6 @@
 """A car's fate does not depend on the batch it is simulated in: any slice of a population, down to a
 single car, drives exactly as it does inside the whole population. This is what makes a run's result
-independent of how many workers or shards evaluate it (cars.learn.sharded, Ray)."""
+independent of how many workers or shards evaluate it (cars.scale.sharded, Ray)."""
 
 import numpy as np
 import pytest

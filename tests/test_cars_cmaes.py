@@ -1,4 +1,4 @@
-"""CMA-ES (cars.learn.cmaes): Hansen's strategy parameters, the distribution learning the shape of analytic
+"""CMA-ES (cars.learn.algorithms.cmaes): Hansen's strategy parameters, the distribution learning the shape of analytic
 functions, numerical safeguards, and the learner in runs that resume bit for bit."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from cars import cli
 from cars.learn.brain import build_brain
-from cars.learn.cmaes import CMAES, MAX_CONDITION, CMAState, cma_parameters
+from cars.learn.algorithms.cmaes import CMAES, MAX_CONDITION, CMAState, cma_parameters
 from cars.learn.config import ConfigError, load_config, replace_setting
 from cars.learn.run import EvolutionRun
 

@@ -1,4 +1,4 @@
-"""OpenAI-ES (cars.learn.es): fitness shaping, the gradient estimate, the learner's ask/tell, runs that
+"""OpenAI-ES (cars.learn.algorithms.es): fitness shaping, the gradient estimate, the learner's ask/tell, runs that
 resume bit for bit, the champion rule, the command line and the window."""
 
 import json
@@ -10,7 +10,7 @@ import engine
 from cars import cli
 from cars.learn.brain import build_brain
 from cars.learn.config import ConfigError, load_config, replace_setting
-from cars.learn.es import OpenAIES, centered_ranks, es_gradient, sample_noise, shape_fitness
+from cars.learn.algorithms.es import OpenAIES, centered_ranks, es_gradient, sample_noise, shape_fitness
 from cars.learn.run import EvolutionRun
 
 TIMING = {"seconds", "car_steps_per_second"}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cars.learn.config import EvolutionConfig
-from cars.learn.ga import crossover, diversity, mutate, next_generation, ranking, select
+from cars.learn.algorithms.ga import crossover, diversity, mutate, next_generation, ranking, select
 
 
 def test_elitism_copies_the_best_unchanged_and_first():

@@ -12,11 +12,11 @@ import pytest
 import engine
 from engine.gradcheck import relative_error
 from cars.learn.config import config_from_dict
-from cars.learn.policy import ActorCritic, RunningNorm, log_prob
+from cars.learn.algorithms.policy import ActorCritic, RunningNorm, log_prob
 from cars.learn.policy_run import PolicyRun
-from cars.learn.ppo import ppo_loss
-from cars.learn.reinforce import REINFORCE
-from cars.learn.rollout import Rollout, discounted_returns, gae
+from cars.learn.algorithms.ppo import ppo_loss
+from cars.learn.algorithms.reinforce import REINFORCE
+from cars.learn.algorithms.rollout import Rollout, discounted_returns, gae
 from cars_helpers import circle_track
 
 

@@ -13,12 +13,12 @@ import pytest
 import ray
 
 from cars.cli import main
-from cars.learn.backends import LocalPool, RayCells, RayConnection
+from cars.scale.backends import LocalPool, RayCells, RayConnection
 from cars.learn.config import load_config
 from cars.learn.run import open_run
 from cars.learn.run_files import load_run_config, read_checkpoint
-from cars.learn.sweep import SweepDefinition, cell_folder
-from cars.learn.sweep_driver import run_sweep
+from cars.scale.sweep import SweepDefinition, cell_folder
+from cars.scale.driver import run_sweep
 
 
 @pytest.fixture(scope="module", autouse=True)

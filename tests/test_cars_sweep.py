@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 from cars.cli import main
-from cars.learn.backends import CellJob, LocalPool
+from cars.scale.backends import CellJob, LocalPool
 from cars.learn.config import load_config
 from cars.learn.drive import load_champion
 from cars.learn.run import open_run
 from cars.learn.run_files import load_run_config, read_checkpoint
-from cars.learn.sharded import InProcessShards
-from cars.learn.sweep import SweepDefinition, SweepError, cell_folder, open_sweep_folder, parse_values, run_cell
-from cars.learn.sweep_driver import run_sweep
+from cars.scale.sharded import InProcessShards
+from cars.scale.sweep import SweepDefinition, SweepError, cell_folder, open_sweep_folder, parse_values, run_cell
+from cars.scale.driver import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"evolution.generations": 2, "evolution.population": 10, "simulation.max_steps": 120}

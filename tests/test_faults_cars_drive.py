@@ -180,7 +180,7 @@ def test_ctrl_c_in_a_real_long_drive(tmp_path):
     code, out, err = interrupt_after_marker(proc, "driving")
     assert code == 130 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     data = read_json(result)
-    assert data["interrupted"] is True and 0 < data["steps"] < 100 * 1_000_000
+    assert data["interrupted"] is True and 0 <= data["steps"] < 100 * 1_000_000  # (0: Ctrl-C before the first step)
 
 
 def test_long_drives_show_progress(champion, capsys, monkeypatch):

@@ -25,7 +25,7 @@ import cars.cli.train as train_cli
 import cars.learn.history_plot as history_plot
 import cars.learn.run_folder as run_module
 from cars.learn import run_files
-from cars.learn.ga import GeneticAlgorithm
+from cars.learn.algorithms.ga import GeneticAlgorithm
 from cars.sim.simulation import Simulation
 
 

@@ -65,7 +65,7 @@ def add_sweep_parser(sub: Any) -> None:
 
 def sweep_settings(args: argparse.Namespace, extra: list[str]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """(fixed overrides for the base config, swept settings -> values) from --set, --section.key and the flags."""
-    from cars.learn.sweep import parse_values
+    from cars.scale.sweep import parse_values
 
     given: dict[str, str] = {}
     for item in args.set:
@@ -110,7 +110,7 @@ def check_backend_flags(args: argparse.Namespace, command: str) -> None:
 
 def cmd_sweep(args: argparse.Namespace, extra: list[str]) -> int:
     from cars.cli.train import new_config
-    from cars.learn.sweep import SweepDefinition, check_sweep_folder
+    from cars.scale.sweep import SweepDefinition, check_sweep_folder
 
     check_json_path(args.json)
     check_backend_flags(args, "sweep")
@@ -140,7 +140,7 @@ def cmd_sweep(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def make_backend(args: argparse.Namespace) -> Any:
-    from cars.learn.backends import LocalPool, RayCells, RayConnection
+    from cars.scale.backends import LocalPool, RayCells, RayConnection
 
     if args.backend == "ray":
         return RayCells(RayConnection(args.address, args.workers))
@@ -148,7 +148,7 @@ def make_backend(args: argparse.Namespace) -> Any:
 
 
 def run(sweep: Any, out: str, backend: Any, args: argparse.Namespace) -> Any:
-    from cars.learn.sweep_driver import run_sweep
+    from cars.scale.driver import run_sweep
 
     return run_sweep(sweep, out, backend, print, plots=not args.no_plots)
 
@@ -190,8 +190,8 @@ def generation_evaluator(args: argparse.Namespace) -> Any:
     if not args.headless:
         raise UsageError(f"cars {args.command}: --backend ray evaluates each generation on Ray actors; it needs "
                          f"--headless (the window drives the cars in this process)")
-    from cars.learn.backends import RayConnection
-    from cars.learn.sharded import RayShardedEvaluator
+    from cars.scale.backends import RayConnection
+    from cars.scale.sharded import RayShardedEvaluator
 
     evaluator = RayShardedEvaluator(RayConnection(args.address, args.workers), shards=args.workers)
     print(f"generations evaluated in {evaluator.describe()}")

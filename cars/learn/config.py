@@ -84,7 +84,7 @@ class BrainConfig:
 
 @dataclass(frozen=True)
 class EvolutionConfig:
-    """The genetic algorithm (cars.learn.ga)."""
+    """The genetic algorithm (cars.learn.algorithms.ga)."""
 
     generations: int = setting(30, "generations to run", low=1, high=1_000_000)
     population: int = setting(100, "genomes (cars) per generation", low=2, high=100_000, live=4)
@@ -118,7 +118,7 @@ class EvolutionConfig:
 
 @dataclass(frozen=True)
 class ESConfig:
-    """OpenAI evolution strategies (cars.learn.es): a mean brain theta, moved by Adam along a gradient
+    """OpenAI evolution strategies (cars.learn.algorithms.es): a mean brain theta, moved by Adam along a gradient
     estimated from Gaussian perturbations of it."""
 
     generations: int = setting(30, "generations to run", low=1, high=1_000_000)
@@ -149,7 +149,7 @@ class ESConfig:
 
 @dataclass(frozen=True)
 class CMAESConfig:
-    """CMA-ES (cars.learn.cmaes): a Gaussian search distribution N(m, sigma^2 C) whose mean, step size and
+    """CMA-ES (cars.learn.algorithms.cmaes): a Gaussian search distribution N(m, sigma^2 C) whose mean, step size and
     covariance adapt every generation."""
 
     generations: int = setting(30, "generations to run", low=1, high=1_000_000)
@@ -197,7 +197,7 @@ class PolicyGradientConfig(RewardConfig):
 
 @dataclass(frozen=True)
 class PPOConfig(PolicyGradientConfig):
-    """Proximal policy optimization (cars.learn.ppo): rollouts of rollout_steps steps from envs cars, then epochs
+    """Proximal policy optimization (cars.learn.algorithms.ppo): rollouts of rollout_steps steps from envs cars, then epochs
     of minibatch Adam steps on the clipped surrogate with GAE advantages."""
 
     rollout_steps: int = setting(128, "steps every car drives per update (a rollout: envs x rollout_steps "
@@ -217,7 +217,7 @@ class PPOConfig(PolicyGradientConfig):
 
 @dataclass(frozen=True)
 class REINFORCEConfig(PolicyGradientConfig):
-    """REINFORCE with a baseline (cars.learn.reinforce): every update, each of the envs cars drives one whole
+    """REINFORCE with a baseline (cars.learn.algorithms.reinforce): every update, each of the envs cars drives one whole
     episode; one Adam step on the log-likelihood of its actions weighted by return minus the value baseline."""
 
     learning_rate: float = setting(1e-3, "Adam's step size for the policy, its log-std and the value network", low=0,

@@ -29,9 +29,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cars.learn.cmaes import CMAES
-from cars.learn.es import OpenAIES
-from cars.learn.ga import GeneticAlgorithm
+from cars.learn.algorithms.cmaes import CMAES
+from cars.learn.algorithms.es import OpenAIES
+from cars.learn.algorithms.ga import GeneticAlgorithm
 
 
 class PopulationLearner(Protocol):

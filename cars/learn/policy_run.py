@@ -33,10 +33,10 @@ import numpy as np
 import engine
 from engine import blas_threads
 from cars.learn.config import Config, live_settings
-from cars.learn.policy import ActorCritic
-from cars.learn.ppo import PPO
-from cars.learn.reinforce import REINFORCE
-from cars.learn.rollout import Rollout
+from cars.learn.algorithms.policy import ActorCritic
+from cars.learn.algorithms.ppo import PPO
+from cars.learn.algorithms.reinforce import REINFORCE
+from cars.learn.algorithms.rollout import Rollout
 from cars.learn.run_files import RunError
 from cars.learn.run_folder import GENERATED_SEEDS, RunFolder
 from cars.sim.env import CarTrackVectorEnv

@@ -52,7 +52,7 @@ class EvolutionRun(RunFolder):
 
     def __init__(self, config: Config, save_dir: str | os.PathLike, *, resume: bool = False,
                  log: Callable[[str], None] | None = print, evaluator: Any = None) -> None:
-        # evaluator.evaluate(tracks, genomes, config) -> cars.learn.sharded.GenerationScores: scores whole
+        # evaluator.evaluate(tracks, genomes, config) -> cars.scale.sharded.GenerationScores: scores whole
         # generations elsewhere (e.g. shards on Ray actors) instead of stepping a Simulation here
         self.evaluator = evaluator
         self.sim: Simulation | None = None
@@ -165,7 +165,7 @@ class EvolutionRun(RunFolder):
 
     def _evaluate_generation(self) -> dict[str, Any]:
         """Score the generation with the evaluator: it returns what stepping the simulations here would have
-        recorded (see cars.learn.sharded), so the run, its files and its resume are the same."""
+        recorded (see cars.scale.sharded), so the run, its files and its resume are the same."""
         scores = self.evaluator.evaluate(self.tracks, self.genomes, self.config)
         self._fitness[:], self._laps[:] = scores.fitness, scores.laps
         self._lap_seconds[:], self._survivors[:] = scores.lap_seconds, scores.survivors
@@ -257,7 +257,7 @@ class EvolutionRun(RunFolder):
 def open_run(config: Config, save_dir: str | os.PathLike, *, resume: bool = False,
              log: Callable[[str], None] | None = print, evaluator: Any = None) -> EvolutionRun:
     """The run of the config's learner in `save_dir` (new, or resumed from its checkpoint); `evaluator`
-    scores a population learner's generations elsewhere (cars.learn.sharded), with the same result."""
+    scores a population learner's generations elsewhere (cars.scale.sharded), with the same result."""
     check_run_fits(config, [load_track(name) for name in config.track.names], str(save_dir))
     from cars.learn.policy_run import POLICY_LEARNERS, PolicyRun  # the gradient learners' update loop
 

@@ -1,7 +1,7 @@
 """REINFORCE with a baseline (Williams 1992): the simplest policy gradient, on one screen.
 
 Every update each of the N cars drives one whole episode with the current Gaussian policy
-(cars.learn.policy). From its rewards come the returns G_t = r_t + gamma * G_{t+1}, and one Adam step
+(cars.learn.algorithms.policy). From its rewards come the returns G_t = r_t + gamma * G_{t+1}, and one Adam step
 on all the episodes' steps together (B of them) follows
 
     L = -1/B sum_b log pi(a_b | x_b) * A_b  +  c_v / (2B) sum_b (V(x_b) - G_b)^2  -  c_e * H,
@@ -13,7 +13,7 @@ Gradients with respect to the networks' outputs, passed to the engine's backward
     dL/dlog sigma_j = -1/B sum_b A_b ((a_bj - mu_bj)^2 / sigma_j^2 - 1) - c_e
     dL/dV_b         = c_v (V_b - G_b) / B
 
-PPO (cars.learn.ppo) is this plus three ideas: advantages from GAE instead of whole returns, several
+PPO (cars.learn.algorithms.ppo) is this plus three ideas: advantages from GAE instead of whole returns, several
 minibatch epochs per rollout, and the clipped ratio that keeps those epochs from moving too far.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from cars.learn.policy import ActorCritic, clip_grad_norm, gaussian_entropy
-from cars.learn.rollout import Rollout, discounted_returns
+from cars.learn.algorithms.policy import ActorCritic, clip_grad_norm, gaussian_entropy
+from cars.learn.algorithms.rollout import Rollout, discounted_returns
 
 
 class REINFORCE:

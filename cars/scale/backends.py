@@ -40,7 +40,7 @@ from engine.atomic import write_bytes_atomic
 from engine.blas import blas_threads
 from cars.learn.config import Config
 from cars.learn.run_files import first_line
-from cars.learn.sweep import RESULT_FILE, Cell, cell_state, iterate_cell, run_cell
+from cars.scale.sweep import RESULT_FILE, Cell, cell_state, iterate_cell, run_cell
 
 Event = dict[str, Any]
 MAX_DEATHS = 3  # a cell whose worker died this many times more is reported as failed (e.g. it runs out of memory)
@@ -160,7 +160,7 @@ def _process_context() -> Any:
     """forkserver where there is one (fast, and safe whatever threads the driver runs), else spawn."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["cars.learn.backends"])
+        ctx.set_forkserver_preload(["cars.scale.backends"])
         return ctx
     return mp.get_context("spawn")
 

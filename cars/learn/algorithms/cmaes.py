@@ -28,7 +28,7 @@ Numerical care: C is kept exactly symmetric; its eigendecomposition is refreshed
 small); eigenvalues are floored so C's condition number stays below MAX_CONDITION; the exponent of
 the σ update is capped at 1 (σ grows at most e-fold per generation).
 
-As with OpenAI-ES (cars.learn.es), the mean itself drives as row 0 of ask() (the gold car), so the
+As with OpenAI-ES (cars.learn.algorithms.es), the mean itself drives as row 0 of ask() (the gold car), so the
 champion is the mean or the generation's best sample, whichever drove further; the mean's fitness
 never enters the update. The run's generator draws every z, in ask(), so a checkpoint (m, σ, C, B, D,
 the paths, the generator) resumes bit for bit.

@@ -13,7 +13,7 @@ A sweep folder:
     cells/<name>/       one ordinary run folder per cell (config.toml, history.csv, champion.npz,
                         checkpoint.npz: replay with `cars drive`, continue with `cars train --resume`), plus
                         result.json once the cell's run finished
-    sweep.csv, summary.md, fitness.png, first_lap.png      what the cells found (cars.learn.sweep_report)
+    sweep.csv, summary.md, fitness.png, first_lap.png      what the cells found (cars.scale.report)
 
 A cell's result depends only on its config (its seed included): never on which worker ran it, when, or
 whether it was interrupted and resumed from its checkpoint (resume is bit-exact).

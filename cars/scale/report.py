@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from engine.atomic import write_bytes_atomic
-from cars.learn.sweep import RESULT_KEYS, TIMING_KEYS, UNSEEN_KEYS, Cell, SweepDefinition, short_name, value_text
+from cars.scale.sweep import RESULT_KEYS, TIMING_KEYS, UNSEEN_KEYS, Cell, SweepDefinition, short_name, value_text
 
 ORDER_NOTE = ("Best first: most seeds that completed a lap, then the earliest median first-lap generation, then "
               "the highest median best fitness.")

@@ -1,7 +1,7 @@
 """Proximal Policy Optimization (Schulman et al. 2017) on the engine, readable top to bottom.
 
 One update: the N cars of the vector environment drive rollout_steps steps with the current policy
-(cars.learn.policy_run collects them); advantages come from GAE (cars.learn.rollout.gae); then, for
+(cars.learn.policy_run collects them); advantages come from GAE (cars.learn.algorithms.rollout.gae); then, for
 `epochs` passes over the rollout in `minibatches` random minibatches, one Adam step on
 
     L = L_clip + c_v * L_value - c_e * H
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from cars.learn.policy import ActorCritic, clip_grad_norm, gaussian_entropy, log_prob
-from cars.learn.rollout import Rollout, gae
+from cars.learn.algorithms.policy import ActorCritic, clip_grad_norm, gaussian_entropy, log_prob
+from cars.learn.algorithms.rollout import Rollout, gae
 
 
 def ppo_loss(agent: ActorCritic, batch: dict[str, np.ndarray], clip_range: float, value_coef: float,

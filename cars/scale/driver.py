@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from cars.learn.backends import CellJob
+from cars.scale.backends import CellJob
 from cars.learn.run_files import RunLock
-from cars.learn.sweep import (Cell, SweepDefinition, cell_folder, cell_label, cell_state, format_duration,
+from cars.scale.sweep import (Cell, SweepDefinition, cell_folder, cell_label, cell_state, format_duration,
                               open_sweep_folder, read_result)
-from cars.learn.sweep_report import terminal_table, write_reports
+from cars.scale.report import terminal_table, write_reports
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Progress:
 def run_sweep(sweep: SweepDefinition, folder: str | Path, backend: Any, log: Callable[[str], None] = print, *,
               plots: bool = True, watch: Callable[[dict[str, Any]], None] | None = None) -> SweepOutcome:
     """Run every unfinished cell of `sweep` in `folder` on `backend` (LocalPool or RayCells); `watch` sees
-    every event of the backend too (cars.learn.backends)."""
+    every event of the backend too (cars.scale.backends)."""
     folder = open_sweep_folder(folder, sweep)
     lock = RunLock(folder)  # one sweep writes a folder at a time
     lock.acquire()
