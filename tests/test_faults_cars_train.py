@@ -266,6 +266,17 @@ def test_settings_that_cannot_run_are_refused(setting, words, tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_bad_command_line_value_is_blamed_on_the_command_line_not_the_config_file(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "evolve", *FAST, "--set", "evolution.mutation_rate=7",
+                             "--save-dir", tmp_path / "run")
+    line = one_line(code, err)
+    assert line.startswith("error: command line (over default.toml): evolution.mutation_rate"), line
+    bad_file = tmp_path / "bad.toml"
+    bad_file.write_text("[evolution]\nmutation_rate = 7\n")
+    code, out, err = run_cli(capsys, "evolve", *FAST, "--config", bad_file, "--save-dir", tmp_path / "run")
+    assert one_line(code, err).startswith(f"error: {bad_file}: evolution.mutation_rate")
+
+
 def test_a_run_too_big_for_memory_is_refused_with_the_estimate(tmp_path, capsys):
     run_dir = tmp_path / "deep" / "run"
     code, out, err = run_cli(capsys, "evolve", *FAST, "--population", "100000", "--set",

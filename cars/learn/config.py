@@ -322,9 +322,15 @@ def load_config(name_or_path: str | os.PathLike = "default", overrides: Mapping[
     data = read_toml(path)
     if complete:
         require_complete(data, str(path))
-    if overrides:
-        data = with_overrides(data, overrides, "command line")
-    return config_from_dict(data, str(path))
+    if not overrides:
+        return config_from_dict(data, str(path))
+    try:
+        config_from_dict(data, str(path))
+    except ConfigError:
+        # The file alone is invalid (an override may repair it, as --algo does): judge them together.
+        return config_from_dict(with_overrides(data, overrides, "command line"), str(path))
+    # The file is valid, so a problem now is the command line's: name it, not the file.
+    return config_from_dict(with_overrides(data, overrides, "command line"), f"command line (over {path.name})")
 
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<config>") -> Config:
