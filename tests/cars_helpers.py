@@ -75,3 +75,18 @@ def physics_reference(state: tuple[float, float, float, float], steer: float, th
     v = min(max(v + a * dt, 0.0), car.max_speed)
     h += steer * car.turn_rate * min(v / car.turn_speed, 1.0) * dt
     return x + v * dt * math.cos(h), y + v * dt * math.sin(h), h, v
+
+
+TIMING = {"seconds", "car_steps_per_second"}
+
+
+def finish(run):
+    """Run a learner's run folder to its last generation; returns it."""
+    while not run.finished:
+        run.run_generation()
+    return run
+
+
+def strip(history: list[dict]) -> list[dict]:
+    """History rows without their timings (the columns that differ between identical runs)."""
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in history]

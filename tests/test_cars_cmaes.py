@@ -9,24 +9,13 @@ from cars.learn.brain import build_brain
 from cars.learn.algorithms.cmaes import CMAES, MAX_CONDITION, CMAState, cma_parameters
 from cars.learn.config import ConfigError, load_config, replace_setting
 from cars.learn.run import EvolutionRun
-
-TIMING = {"seconds", "car_steps_per_second"}
+from cars_helpers import finish, strip
 
 
 def small_config(**extra):
     overrides = {"cmaes.population": 10, "cmaes.generations": 3, "simulation.max_steps": 200,
                  "track.names": ["kidney"], "seed": 4, **extra}
     return load_config("cmaes", overrides)
-
-
-def finish(run):
-    while not run.finished:
-        run.run_generation()
-    return run
-
-
-def strip(history):
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in history]
 
 
 def test_strategy_parameters_are_hansens_defaults():

@@ -12,24 +12,13 @@ from cars.learn.brain import build_brain
 from cars.learn.config import ConfigError, load_config, replace_setting
 from cars.learn.algorithms.es import OpenAIES, centered_ranks, es_gradient, sample_noise, shape_fitness
 from cars.learn.run import EvolutionRun
-
-TIMING = {"seconds", "car_steps_per_second"}
+from cars_helpers import finish, strip
 
 
 def small_config(**extra):
     overrides = {"es.population": 10, "es.generations": 3, "simulation.max_steps": 200, "track.names": ["kidney"],
                  "seed": 5, **extra}
     return load_config("es", overrides)
-
-
-def finish(run):
-    while not run.finished:
-        run.run_generation()
-    return run
-
-
-def strip(history):
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in history]
 
 
 def test_centered_ranks_span_minus_half_to_half_and_share_ties():

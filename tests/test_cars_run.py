@@ -10,8 +10,7 @@ from cars.learn.config import ConfigError, load_config
 from cars.learn.run import EvolutionRun
 from cars.learn.run_files import RunError
 from cars.sim.track import load_track, shipped_track_names
-
-TIMING = {"seconds", "car_steps_per_second"}
+from cars_helpers import finish, strip
 
 
 def small_config(**extra):
@@ -19,16 +18,6 @@ def small_config(**extra):
                  "simulation.max_steps": "240", "track.names": '["kidney"]', "seed": "5"}
     overrides.update({k: str(v) for k, v in extra.items()})
     return load_config("default", overrides)
-
-
-def finish(run):
-    while not run.finished:
-        run.run_generation()
-    return run
-
-
-def strip(history):
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in history]
 
 
 def test_same_seed_same_history_and_different_seed_differs(tmp_path):

@@ -190,14 +190,7 @@ class PolicyRun(RunFolder):
         self._driver = None
         evaluation = self._evaluate() if (self.generation + 1) % self.section.eval_every == 0 else None
         row = self._history_row(stats, evaluation)
-        self.history.append(row)
-        self.total_car_steps += self._car_steps
-        self.generation += 1
-        self._snapshot()
-        self.save()
-        self._log_row(row)
-        self._begin()
-        return row
+        return self._close_round(row)
 
     def _evaluate(self) -> float:
         """The deterministic policy alone on each of the update's tracks: the GA's fitness, aggregated like the

@@ -192,14 +192,7 @@ class EvolutionRun(RunFolder):
         self.config = self.next_config  # the next generation's settings come into force
         row.update(self.learner.tell(fitness, self.config))
         self.next_config = self._with_changes(self.config, self.learner.scheduled_changes(self.config))
-        self.history.append(row)
-        self.total_car_steps += self._car_steps
-        self.generation += 1
-        self._snapshot()
-        self.save()
-        self._log_row(row)
-        self._begin()
-        return row
+        return self._close_round(row)
 
     def _history_row(self, fitness: np.ndarray, genome_laps: np.ndarray, done: np.ndarray) -> dict[str, Any]:
         seconds = time.perf_counter() - self._gen_started

@@ -12,8 +12,9 @@ and resumes from it exactly. The two kinds of run add how they learn:
 
 A subclass sets up its learner in `_setup(config)`, starts its first round in `_begin()`, and says what
 its checkpoint holds beyond the common state (`_learner_state()` / `_restore(arrays, state, path)`), how
-many rounds the run has (`total_generations`) and how the champion's genome becomes a brain
-(`_champion_model()`).
+many rounds the run has (`total_generations`), how the champion's genome becomes a brain
+(`_champion_model()`) and how a finished round is logged (`_log_row(row)`); it counts a round's car-steps
+in `_car_steps` and books the finished round with `_close_round(row)`.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class RunFolder:
 
     def _begin(self) -> None:
         """Start the current round (its tracks, its cars)."""
+        raise NotImplementedError
+
+    def _log_row(self, row: dict[str, Any]) -> None:
+        """Report a finished round (one line to `log`)."""
         raise NotImplementedError
 
     @property
@@ -172,6 +177,18 @@ class RunFolder:
         return following
 
     # ---- files --------------------------------------------------------------------------------------
+
+    def _close_round(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Book a finished generation (or update): its history row, the counters, the files, the log line; then
+        start the next round. Returns the row."""
+        self.history.append(row)
+        self.total_car_steps += self._car_steps
+        self.generation += 1
+        self._snapshot()
+        self.save()
+        self._log_row(row)
+        self._begin()
+        return row
 
     def _snapshot(self) -> None:
         """Remember the state at the start of this round: what a checkpoint must hold."""
