@@ -121,9 +121,7 @@ class Road:
         products = np.multiply(planes[:2, None], points[:, :, None, None, :], work.products)  # (2, P, 4, W, m)
         inner = np.add(products[0], products[1], products[0])  # n . p
         mask = np.less_equal(inner, planes[2], work.mask)  # (P, 4, W, m)
-        inside = np.logical_and(mask[:, 0], mask[:, 1], work.inside)  # (P, W, m): point p lies in window quad w
-        np.logical_and(inside, mask[:, 2], inside)
-        np.logical_and(inside, mask[:, 3], inside)
+        inside = np.logical_and.reduce(mask, 1, None, work.inside)  # (P, W, m): point p lies in window quad w
         found = np.logical_or.reduce(inside, 1, None, work.found)  # (P, m)
         quad = self.sections[seg, inside[0].argmax(0)]
         return np.where(found[0], quad, seg), np.logical_and.reduce(found, 0)
@@ -147,10 +145,8 @@ class Road:
         cross = np.subtract(products[1], products[0], products[1])  # (4, 2, W + 1, m)
         positive = np.greater(cross, self._zero32, work.positive)
         negative = np.less(cross, self._zero32, work.negative)
-        for k in (1, 2, 3):  # on the same strict side of all four edges
-            np.logical_and(positive[0], positive[k], positive[0])
-            np.logical_and(negative[0], negative[k], negative[0])
-        inside = np.logical_or(positive[0], negative[0], positive[0])  # (2, W + 1, m)
+        inside = np.logical_and.reduce(positive, 0)  # on the same strict side of all four edges, (2, W + 1, m)
+        np.logical_or(inside, np.logical_and.reduce(negative, 0), inside)
         return np.logical_or.reduce(inside, (0, 1))
 
     def _work(self, p: int, m: int) -> SimpleNamespace:
