@@ -31,7 +31,7 @@ def run_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def tests_set():
+def digit_set():
     rng = np.random.default_rng(0)
     images = (rng.random((6, 28, 28)) * 255).astype(np.uint8)
     images[:, :4] = 0
@@ -130,18 +130,18 @@ def test_keys_erase_clear_undo_and_pen_size(run_dir, window):
     assert app.canvas.pixels.sum() < inked and not app.canvas.empty and app.reading is not None
 
 
-def test_browsing_the_test_set_and_copying_a_digit(run_dir, tests_set, window):
-    app = DrawApp(load_pair(run_dir), tests_set)
+def test_browsing_the_test_set_and_copying_a_digit(run_dir, digit_set, window):
+    app = DrawApp(load_pair(run_dir), digit_set)
     for key in (pygame.K_n, pygame.K_n):
         _post(pygame.KEYDOWN, key=key, mod=0)
     _frames(app, 1)
     assert app.showing_test == 1
-    np.testing.assert_array_equal(app.image, tests_set.digit(1))
+    np.testing.assert_array_equal(app.image, digit_set.digit(1))
     _post(pygame.KEYDOWN, key=pygame.K_m, mod=0)
     _frames(app, 1)
-    images = tests_set.images[:, None].astype(np.float32) / 255
+    images = digit_set.images[:, None].astype(np.float32) / 255
     differ = np.flatnonzero(app.models.mlp(images).argmax(1) != app.models.cnn(images).argmax(1))
-    np.testing.assert_array_equal(tests_set.disagreements, differ)
+    np.testing.assert_array_equal(digit_set.disagreements, differ)
     assert len(differ) > 0  # untrained models on noise disagree somewhere
     expected = differ[differ > 1][0] if (differ > 1).any() else differ[0]
     assert app.showing_test == expected and app.reading.disagree
