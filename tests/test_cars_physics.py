@@ -50,7 +50,7 @@ def test_speed_limits_braking_and_turning_that_scales_with_speed():
 def test_body_points_are_the_rotated_rectangle():
     physics = CarPhysics(CarConfig(length=24, width=12), 0.1)
     h = np.array([math.pi / 2], np.float32)  # heading +y (down on screen): left is +x
-    xs, ys = physics.body_points(np.array([10.0], np.float32), np.array([20.0], np.float32), np.cos(h), np.sin(h))
+    xs, ys = physics.body(np.array([[10.0], [20.0]], np.float32), np.stack([np.cos(h), np.sin(h)]))
     np.testing.assert_allclose(np.stack([xs[:, 0], ys[:, 0]], axis=1),
                                [[10, 20], [16, 32], [4, 32], [4, 8], [16, 8]], atol=1e-5)
 
@@ -83,7 +83,7 @@ def test_locate_agrees_with_polygon_reference_near_the_walls():
         p = track.position_at(s) + normal * rng.uniform(-0.6, 0.6, (400, 1)) * track.width
         p += rng.normal(0, 3, p.shape)
         xs, ys = p[:, 0].astype(np.float32), p[:, 1].astype(np.float32)
-        _, on_road = road.locate(xs[None], ys[None], track.project(p)[0])
+        _, on_road = road.locate_points(np.stack([xs[None], ys[None]]), track.project(p)[0])
         expected = np.array([on_road_reference(track, float(a), float(b)) for a, b in zip(xs, ys)])
         assert 0.1 < expected.mean() < 0.95
         np.testing.assert_array_equal(on_road, expected)

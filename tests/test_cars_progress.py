@@ -20,8 +20,7 @@ def drive_path(progress, track, arc_positions, start_step=1):
     results = []
     for k, s in enumerate(arc_positions):
         p = track.position_at(s)
-        results.append(progress.update(p[:, 0][None].astype(np.float32), p[:, 1][None].astype(np.float32),
-                                       start_step + k))
+        results.append(progress.advance(p.T[:, None].astype(np.float32), start_step + k))
     return results
 
 
@@ -83,7 +82,7 @@ def test_cutting_across_the_infield_crashes_and_never_earns_a_lap():
     # Along the top leg to x = 500, then straight down towards the bottom leg, 10 units per step.
     xs = np.concatenate([np.arange(310.0, 501.0, 10.0), np.full(16, 500.0)])
     ys = np.concatenate([np.full(20, 300.0), 300.0 + np.arange(1, 17) * 10.0])
-    stops = [prog.update(np.float32([[x]]), np.float32([[y]]), k + 1) for k, (x, y) in enumerate(zip(xs, ys))]
+    stops = [prog.advance(np.float32([[[x]], [[y]]]), k + 1) for k, (x, y) in enumerate(zip(xs, ys))]
     first = next(k for k, r in enumerate(stops) if r is not None)
     assert stops[first][1][0] == CRASHED
     assert ys[first] == 340  # it left the road at the inner wall of the top leg (y = 330)
@@ -114,9 +113,9 @@ def test_a_wall_corner_poking_into_the_side_of_a_car_is_a_crash():
         prog = tracker(track)
         prog.i[0] = 3  # the car was in this quad at the last step
         xs, ys = body(vertex + outward * (5.0 - poke), heading)
-        corners_on_road = prog.road.locate(xs, ys, prog.i[0].copy())[1][0]
+        corners_on_road = prog.road.locate_points(np.stack([xs, ys]), prog.seg.copy())[1][0]
         assert corners_on_road  # the old corner test alone would miss it
-        results[poke] = prog.update(xs, ys, 1)
+        results[poke] = prog.advance(np.stack([xs, ys]), 1)
     assert results[1.0] is not None and results[1.0][1][0] == CRASHED
     assert results[-1.0] is None
 
@@ -125,7 +124,7 @@ def test_teleporting_far_along_the_track_is_a_crash_not_progress():
     track = circle_track()
     prog = tracker(track)
     far = track.position_at(0.9 * track.length)
-    result = prog.update(far[:, 0][None].astype(np.float32), far[:, 1][None].astype(np.float32), 1)
+    result = prog.advance(far.T[:, None].astype(np.float32), 1)
     assert result is not None and result[1][0] == CRASHED
     assert prog.best[0] < 30 and prog.laps[0] == 0
 

@@ -19,10 +19,10 @@ def cast_one(track, x, y, heading, angles_deg, length):
     road = Road(track, reach=30.0)
     seg = track.project(np.array([[x, y]]))[0]
     xs, ys = np.array([[x]], np.float32), np.array([[y]], np.float32)
-    quad, on_road = road.locate(xs, ys, seg)
+    quad, on_road = road.locate_points(np.stack([xs, ys]), seg)
     assert on_road[0]
     h = np.array([heading], np.float32)
-    return caster.cast(xs[0], ys[0], np.cos(h), np.sin(h), quad)[:, 0] * length
+    return caster.cast_from(np.stack([xs[0], ys[0]]), np.stack([np.cos(h), np.sin(h)]), quad)[:, 0] * length
 
 
 def test_ray_angles_are_spread_evenly_around_the_heading():
@@ -75,9 +75,9 @@ def test_culled_caster_matches_reference_on_random_poses(make):
     p = track.position_at(s) + normal * rng.uniform(-0.45, 0.45, (60, 1)) * track.width
     h = (heading + rng.uniform(-math.pi, math.pi, 60)).astype(np.float32)
     xs, ys = p[:, 0].astype(np.float32), p[:, 1].astype(np.float32)
-    quad, on_road = road.locate(xs[None], ys[None], track.project(p)[0])
+    quad, on_road = road.locate_points(np.stack([xs[None], ys[None]]), track.project(p)[0])
     assert on_road.all()
-    fast = caster.cast(xs, ys, np.cos(h), np.sin(h), quad).T
+    fast = caster.cast_from(np.stack([xs, ys]), np.stack([np.cos(h), np.sin(h)]), quad).T
     ref = np.array([cast_rays_reference(float(xs[i]), float(ys[i]), float(h[i]), angles, length, track.wall_segments)
                     for i in range(len(xs))])
     np.testing.assert_allclose(fast, ref, atol=2e-4)

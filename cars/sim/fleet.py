@@ -98,25 +98,23 @@ class Fleet:
         respawn the cars in `respawn` (their step's results are discarded: reward 0, not ended)."""
         self.clock += 1
         np.maximum(np.minimum(controls, 1.0, out=self.controls), -1.0, out=self.controls)
-        cs, f = self.state, self.progress_record.f
-        c, s = self.physics.advance(cs[0], cs[1], cs[2], cs[3], self.controls[:, 0], self.controls[:, 1])
-        xs, ys = self.physics.body_points(cs[0], cs[1], c, s)
-        best_before = f[2].copy()
-        laps_before = self.progress_record.i[1].copy()
-        ended = self.progress_record.update(xs, ys, self.clock)
-        self.progress_record.lap_events.clear()  # laps are read from the counters below
-        np.greater(self.progress_record.i[1], laps_before, out=self.lapped)
+        cs, record = self.state, self.progress_record
+        cos_sin = self.physics.advance(cs[0], cs[1], cs[2], cs[3], self.controls[:, 0], self.controls[:, 1])
+        best_before, laps_before = record.best.copy(), record.laps.copy()
+        ended = record.advance(self.physics.body(cs[:2], cos_sin), self.clock)
+        record.lap_events.clear()  # laps are read from the counters below
+        np.greater(record.laps, laps_before, out=self.lapped)
         self.episode_steps += 1
-        reward = (f[2] - best_before) * self._lap_reward
+        reward = (record.best - best_before) * self._lap_reward
         status = np.zeros(self.n, dtype=np.int8)
         if ended is not None:
             stop, reason = ended
             status[stop] = reason[stop]
         check = self.episode_steps % self.stall_steps == 0
         if np.logical_or.reduce(check):  # each car's stall rule, every stall_steps steps of its own episode
-            stalled = check & (f[2] < self.anchor + self.stall_distance) & (status == RUNNING)
+            stalled = check & (record.best < self.anchor + self.stall_distance) & (status == RUNNING)
             status[stalled] = STALLED
-            np.copyto(self.anchor, f[2], where=check)
+            np.copyto(self.anchor, record.best, where=check)
         timeout = self.episode_steps >= self.max_steps
         if np.logical_or.reduce(timeout):
             status[timeout & (status == RUNNING)] = TIMEOUT
@@ -129,9 +127,9 @@ class Fleet:
             reward[respawn] = 0.0
             terminated[respawn] = truncated[respawn] = self.lapped[respawn] = False
             self._respawn(respawn, rng)
-            c[respawn], s[respawn] = np.cos(cs[2, respawn]), np.sin(cs[2, respawn])
+            cos_sin[:, respawn] = np.cos(cs[2, respawn]), np.sin(cs[2, respawn])
         self.episode_return += reward
-        self._cast(c, s)
+        self._cast(cos_sin)
         return reward, terminated, truncated
 
     def _respawn(self, mask: np.ndarray, rng: np.random.Generator | None) -> None:
@@ -160,11 +158,11 @@ class Fleet:
         self.status[mask] = RUNNING
         self.controls[mask] = 0.0
 
-    def _cast(self, c: np.ndarray | None = None, s: np.ndarray | None = None) -> None:
-        """Every car's rays from its current pose (c, s: cosines and sines of the headings, if known)."""
-        if c is None or s is None:
-            c, s = np.cos(self.state[2]), np.sin(self.state[2])
-        self._rays = self.caster.cast(self.state[0], self.state[1], c, s, self.progress_record.i[0])
+    def _cast(self, cos_sin: np.ndarray | None = None) -> None:
+        """Every car's rays from its current pose (cos_sin (2, m): the headings' cosines and sines, if known)."""
+        if cos_sin is None:
+            cos_sin = np.stack([np.cos(self.state[2]), np.sin(self.state[2])])
+        self._rays = self.caster.cast_from(self.state[:2], cos_sin, self.progress_record.seg, self._rays)
 
     def observe(self, out: np.ndarray) -> np.ndarray:
         """The observations (m, R + 1) float32 into `out`: ray distances and speed / max_speed, in [0, 1]."""
@@ -203,8 +201,8 @@ class Fleet:
     y = property(lambda self: self.state[1])
     heading = property(lambda self: self.state[2])
     speed = property(lambda self: self.state[3])
-    laps = property(lambda self: self.progress_record.i[1])
-    best_lap_steps = property(lambda self: self.progress_record.i[3])
+    laps = property(lambda self: self.progress_record.laps)
+    best_lap_steps = property(lambda self: self.progress_record.best_lap)
     alive = property(lambda self: self.status == RUNNING)
     crashed = property(lambda self: self.status == CRASHED)
     steps = property(lambda self: self.clock)
@@ -213,11 +211,11 @@ class Fleet:
     @property
     def progress(self) -> np.ndarray:
         """Signed progress of each car's episode, in laps."""
-        return self.progress_record.f[1] / self.track.length
+        return self.progress_record.units / self.track.length
 
     @property
     def best_progress(self) -> np.ndarray:
-        return self.progress_record.f[2] / self.track.length
+        return self.progress_record.best / self.track.length
 
     def status_names(self) -> list[str]:
         return [STATUS_NAMES[s] for s in self.status]

@@ -85,8 +85,3 @@ class CarPhysics:
         np.add(points, np.multiply(self._left_signed, cs[::-1, None, :]), points)  # + b s, - b c
         np.add(points, xy[:, None, :], points)
         return points
-
-    def body_points(self, x: np.ndarray, y: np.ndarray, c: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`body` for separate arrays (m,): returns xs, ys (5, m)."""
-        xs, ys = self.body(np.stack([x, y]), np.stack([c, s]))
-        return xs, ys

@@ -104,10 +104,6 @@ class Road:
         wall_vertices = np.stack([left.T, right.T], axis=1).astype(np.float32)
         self.vertices = np.ascontiguousarray(wall_vertices[:, :, self.sections].transpose(0, 1, 3, 2))
 
-    def locate(self, xs: np.ndarray, ys: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`locate_points` for separate coordinate arrays xs, ys (P, m)."""
-        return self.locate_points(np.stack([xs, ys]), seg)
-
     def locate_points(self, points: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Find m cars' points on the road, searching the window of quads around each car's last quad.
 
@@ -223,11 +219,6 @@ class Progress:
         """Drop the columns of cars that stopped (mask (m,) True = keep)."""
         self.f, self.i = np.compress(mask, self.f, axis=1), np.compress(mask, self.i, axis=1)
         self._name_rows()
-
-    def update(self, xs: np.ndarray, ys: np.ndarray, step: int,
-               active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """`advance` for separate coordinate arrays xs, ys (P, m)."""
-        return self.advance(np.stack([xs, ys]), step, active)
 
     def advance(self, points: np.ndarray, step: int,
                 active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:

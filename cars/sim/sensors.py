@@ -190,11 +190,6 @@ class RayCaster:
             self._work_m = m
         return self._work_arrays
 
-    def cast(self, x: np.ndarray, y: np.ndarray, cos_h: np.ndarray, sin_h: np.ndarray, quad: np.ndarray,
-             out: np.ndarray | None = None) -> np.ndarray:
-        """`cast_from` for separate arrays (m,) of positions and heading cosines and sines."""
-        return self.cast_from(np.stack([x, y]), np.stack([cos_h, sin_h]), quad, out)
-
     def cast_from(self, xy: np.ndarray, cs: np.ndarray, quad: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Normalised distances (R, m) for m cars at xy (2, m) with heading cosines and sines cs (2, m),
         whose centres lie in road quads `quad` (m,); written into `out` (R, m) float32 if given.
