@@ -37,7 +37,8 @@ from cars.learn.brain import build_brain  # noqa: E402
 from cars.learn.config import load_config  # noqa: E402
 from cars.learn.drive import drive  # noqa: E402
 from cars.learn.algorithms.ga import mutate  # noqa: E402
-from cars.learn.run import GENERATED_SEEDS, EvolutionRun  # noqa: E402
+from cars.learn.run import EvolutionRun  # noqa: E402
+from cars.learn.run_folder import GENERATED_SEEDS  # noqa: E402
 from cars.sim.simulation import Simulation  # noqa: E402
 from cars.sim.track import load_track, shipped_track_names  # noqa: E402
 from cars.sim.trackgen import generate_track  # noqa: E402

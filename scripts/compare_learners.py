@@ -39,11 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cars.learn.config import (LEARNER_SECTIONS, SECTIONS, Config, ConfigError, config_from_dict,  # noqa: E402
                                read_toml, resolve_config_path, shipped_config_names)
+from cars.learn.run_folder import GENERATED_SEEDS  # noqa: E402
 from engine.atomic import write_bytes_atomic  # noqa: E402
 
 NAMES = {"ga": "GA", "es": "OpenAI-ES", "cmaes": "CMA-ES", "ppo": "PPO", "reinforce": "REINFORCE"}
 SETTINGS = ("track", "generalist")
-UNSEEN_SEED0 = 1_000_001  # generated training tracks use seeds below 1_000_000 (cars.learn.run.GENERATED_SEEDS)
+UNSEEN_SEED0 = GENERATED_SEEDS + 1  # generated training tracks use seeds below GENERATED_SEEDS
 FULL = dict(seeds=5, car_steps=300_000, generalist_car_steps=200_000, unseen=10, track=None)
 QUICK = dict(seeds=2, car_steps=25_000, generalist_car_steps=25_000, unseen=3, track="oval")
 

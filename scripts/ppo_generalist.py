@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from cars.learn.config import load_config  # noqa: E402
 from cars.learn.drive import drive  # noqa: E402
-from cars.learn.run import GENERATED_SEEDS, open_run  # noqa: E402
+from cars.learn.run import open_run  # noqa: E402
+from cars.learn.run_folder import GENERATED_SEEDS  # noqa: E402
 from cars.sim.track import load_track, shipped_track_names  # noqa: E402
 from cars.sim.trackgen import generate_track  # noqa: E402
 

@@ -38,6 +38,7 @@ class PopulationLearner(Protocol):
     section: str
     stats: tuple[str, ...]
     elites: int
+    gold_label: str
 
     def ask(self) -> np.ndarray: ...
 

@@ -88,6 +88,7 @@ class PolicyRun(RunFolder):
         return int(self.section.updates)
 
     elites = 0  # no car is carried over unchanged (the window draws none gold)
+    gold_label = "elite"
 
     @property
     def tracks(self) -> list[Track]:

@@ -38,14 +38,11 @@ from cars.learn.config import Config, learner_section, live_settings
 from cars.learn.learner import make_learner
 from cars.learn.preflight import check_run_fits
 from cars.learn.run_files import RunError, history_columns
-from cars.learn.run_folder import GENERATED_SEEDS, RunFolder, format_seconds, with_absolute_track_paths
+from cars.learn.run_folder import GENERATED_SEEDS, RunFolder
 from cars.learn.run_guard import check_learner_arrays
 from cars.sim.progress import BACKWARDS, CRASHED, STALLED
 from cars.sim.simulation import Simulation
 from cars.sim.track import Track, load_track
-
-__all__ = ["EvolutionRun", "open_run", "GENERATED_SEEDS", "format_seconds", "with_absolute_track_paths"]
-
 
 class EvolutionRun(RunFolder):
     """The evolution of one run folder. See the module docstring; the window drives it with step()."""
@@ -78,7 +75,7 @@ class EvolutionRun(RunFolder):
     @property
     def gold_label(self) -> str:
         """What the window calls the cars drawn gold."""
-        return getattr(self.learner, "gold_label", "elite")
+        return self.learner.gold_label
 
     @property
     def elites(self) -> int:

@@ -38,7 +38,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from engine.atomic import write_bytes_atomic
 from cars.learn.config import (Config, ConfigError, apply_overrides, get_setting, learner_section,
                                parse_override)
-from cars.learn.run import GENERATED_SEEDS, open_run, with_absolute_track_paths
+from cars.learn.run import open_run
+from cars.learn.run_folder import GENERATED_SEEDS, with_absolute_track_paths
 from cars.learn.run_files import RunError, load_run_config
 
 SWEEP_KIND = "cars-sweep/1"

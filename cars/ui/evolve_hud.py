@@ -72,7 +72,7 @@ class EvolveHud:
 
 def track_label(run, track) -> str:
     """The track being driven, and which of this generation's tracks it is when there are several."""
-    tracks = getattr(run, "tracks", None) or [track]
+    tracks = run.tracks or [track]
     position = next((i for i, t in enumerate(tracks) if t is track), None)
     if len(tracks) > 1 and position is not None:
         return f"{track.name}  ({position + 1} of {len(tracks)})"

@@ -76,7 +76,7 @@ class EvolveWindow(PlaybackActions):
     def __init__(self, run, size: tuple[int, int] = DEFAULT_SIZE) -> None:
         self.run = run
         self.config = run.config
-        self.unit = getattr(run, "unit", "generation")  # what one learning round is called: PPO counts updates
+        self.unit = run.unit  # what one learning round is called: PPO counts updates
         self.size = size
         self.fps = 0.0
         self.turbo = False
@@ -86,7 +86,7 @@ class EvolveWindow(PlaybackActions):
         self.bindings = evolve_bindings(run.live)
         self.help = HelpOverlay("Watching cars learn - keys", self.bindings)
         self.chart = FitnessChart(f"FITNESS (laps) per {self.unit}")
-        self.legend = legend(getattr(run, "gold_label", "elite"))
+        self.legend = legend(run.gold_label)
         sim = run.sim  # None only for a resumed run that had already finished
         angles = np.degrees(sim.ray_angles if sim is not None
                             else ray_angles(self.config.sensors.rays, self.config.sensors.angle_deg))
@@ -195,7 +195,7 @@ class EvolveWindow(PlaybackActions):
         except OSError as exc:
             self.toasts.add(f"not saved: {exc}", theme.BAD)
             return
-        folder = getattr(self.run, "save_dir", "the run folder")
+        folder = self.run.save_dir
         names = ", ".join(os.path.basename(os.fspath(p)) for p in written) if isinstance(written, list) else ""
         self.toasts.add(f"saved {names or 'champion and history'} in {folder}", theme.GOOD)
 
@@ -334,5 +334,5 @@ class EvolveWindow(PlaybackActions):
 
 def run_evolve_window(run, *, screenshot: str | os.PathLike | None = None, frames: int | None = None) -> None:
     """Open the evolve window on `run` (an EvolutionRun) until it is closed, or for `frames` frames."""
-    run_loop(EvolveWindow(run), f"cars evolve - {getattr(run, 'save_dir', '')}", screenshot=screenshot,
+    run_loop(EvolveWindow(run), f"cars evolve - {run.save_dir}", screenshot=screenshot,
              frames=frames)
