@@ -92,10 +92,13 @@ class RunFolder:
 
     # ---- starting -----------------------------------------------------------------------------------
 
-    def _start_fresh(self, config: Config) -> None:
+    def _refuse_a_started_run(self) -> None:
         if (self.save_dir / "checkpoint.npz").exists():
             raise RunError(f"{self.save_dir}: already holds a run (checkpoint.npz); continue it with "
                            f"--resume {self.save_dir} or choose another --save-dir")
+
+    def _start_fresh(self, config: Config) -> None:
+        self._refuse_a_started_run()
         self.track_names = list(config.track.names)
         for name in self.track_names:
             self._track(name)  # fail now, with the track's own message, rather than mid-run
@@ -106,10 +109,9 @@ class RunFolder:
             except OSError as e:
                 raise RunError(f"{self.save_dir}: cannot create the run folder ({e.strerror or e})") from None
             self.lock.acquire()
-            if (self.save_dir / "checkpoint.npz").exists():  # another process started here before we locked
-                self.lock.release()
-                raise RunError(f"{self.save_dir}: already holds a run (checkpoint.npz); continue it with "
-                               f"--resume {self.save_dir} or choose another --save-dir")
+            if (self.save_dir / "checkpoint.npz").exists():  # another process started here before we locked:
+                self.lock.release()  # released first, so the undo leaves that run's files alone
+                self._refuse_a_started_run()
             self._setup(config)
             self.generation = 0
             write_bytes_atomic(self.save_dir / "config.toml", config.to_toml(comments=True).encode())
