@@ -131,7 +131,6 @@ class Adam(Optimizer):
             tmp *= step_size
             p.data -= tmp
 
-
     def state_dict(self) -> dict[str, np.ndarray]:
         """The optimiser's state as arrays ("m0", "v0", ... per parameter, "steps"): with the parameters'
         own values, what a checkpoint needs to continue training exactly."""
