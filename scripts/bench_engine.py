@@ -168,12 +168,14 @@ def bench_steps(batch: int, repeat: int) -> None:
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     steps_per_epoch = math.ceil(EPOCH_IMAGES / batch)
-    cases = [("MLP 784-256-128-10", mlp, False, 1, True), ("CNN conv16-pool-conv32-pool-128-10", cnn, False, 1, True),
-             ("CNN, 2 data-parallel slices (as trained)", cnn, False, 2, True),
-             ("CNN, 2 slices, layers one by one (fuse=False)", cnn, False, 2, False),
-             ("MLP, also computing dL/dx of the input", mlp, True, 1, True),
-             ("CNN, also computing dL/dx of the input", cnn, True, 1, True)]
-    for name, build, input_grad, shards, fuse in cases:
+    cases = [("MLP 784-256-128-10", mlp, False, 1, True, True),
+             ("CNN conv16-pool-conv32-pool-128-10", cnn, False, 1, True, True),
+             ("CNN, 2 data-parallel slices (as trained)", cnn, False, 2, True, True),
+             ("CNN, 2 slices in threads, not processes", cnn, False, 2, True, False),
+             ("CNN, 2 slices, layers one by one (fuse=False)", cnn, False, 2, False, True),
+             ("MLP, also computing dL/dx of the input", mlp, True, 1, True, True),
+             ("CNN, also computing dL/dx of the input", cnn, True, 1, True, True)]
+    for name, build, input_grad, shards, fuse, processes in cases:
         model = build(np.random.default_rng(0))
         model.input_grad = input_grad  # False: the input is data, its gradient is not needed
         model.fuse = fuse
@@ -189,10 +191,14 @@ def bench_steps(batch: int, repeat: int) -> None:
             opt.zero_grad()
             parallel.forward_backward(x, y)
             opt.step()
-        with DataParallel(model, SoftmaxCrossEntropy, shards=shards) as parallel:
+        parallel = DataParallel(model, SoftmaxCrossEntropy, shards=shards, processes=processes)
+        with parallel:
             run = step if shards == 1 else parallel_step
             timing = time_call(run, repeat)
-            share = matmul_share(run, repeat, parallel.workers if parallel.workers > 1 else 1)
+            # The clock sees this process only: with worker processes that is core 0's share (the worker's
+            # slices are the same work), with threads every thread's.
+            share = matmul_share(run, repeat, parallel.workers if parallel.workers > 1 and not processes else 1)
+        parallel.close()
         row(name, timing, model_flops(model, x),
             f"{timing.median * steps_per_epoch:6.2f} / {timing.best * steps_per_epoch:5.2f}  {share:10.0%}")
         if not input_grad and shards == 1:

@@ -42,14 +42,17 @@ def engine_epoch_seconds(name: str, x: np.ndarray, y: np.ndarray, seed: int) -> 
     model = build_model(name, seed)
     optimizer = Adam(model.parameters(), lr=1e-3)
     order = np.random.default_rng(seed).permutation(len(x))
-    with DataParallel(model, SoftmaxCrossEntropy, shards=PRESETS[name].shards) as parallel:
+    parallel = DataParallel(model, SoftmaxCrossEntropy, shards=PRESETS[name].shards)
+    with parallel:  # worker processes start here, before the clock
         start = time.perf_counter()
         for i in range(0, len(x), BATCH):
             batch = order[i:i + BATCH]
             optimizer.zero_grad()
             parallel.forward_backward(x[batch], y[batch])
             optimizer.step()
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+    parallel.close()
+    return seconds
 
 
 def torch_epoch_seconds(python: str, reference: str, npz: Path, name: str, seed: int) -> float:

@@ -1,5 +1,6 @@
-"""The fused Conv2D -> MaxPool2D(2) -> ReLU step (engine/kernels/fused.py) against the loop reference and
-against the same layers run one by one, over many shapes, with ties."""
+"""The fused Conv2D -> MaxPool2D(2) -> ReLU step (engine/kernels/fused.py) and its Winograd form
+(engine/kernels/winograd.py) against the loop reference and against the same layers run one by one, over many
+shapes, with ties."""
 
 import copy
 
@@ -8,7 +9,9 @@ import pytest
 
 from engine import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, Tanh
 from engine import reference as ref
+from engine.kernels import winograd
 from engine.kernels.fused import ConvPoolReLU, plan
+from engine.kernels.winograd import WinogradConvPoolReLU
 
 
 def block(order, cin, cout, kernel, padding, rng, dtype=np.float64):
@@ -47,13 +50,11 @@ CASES = [(2, 1, 4, 3, 1, 8, 8), (3, 2, 3, 3, 1, 7, 9), (1, 3, 2, 3, 0, 9, 6), (2
          (2, 1, 3, 5, 2, 6, 5), (1, 2, 2, 1, 0, 5, 4), (2, 2, 3, (3, 2), 1, 6, 9)] + random_cases(12)
 
 
-@pytest.mark.parametrize("order", ["conv-pool-relu", "conv-relu-pool", "conv-pool"])
-@pytest.mark.parametrize("batch,cin,cout,kernel,padding,h,w", CASES, ids=str)
-def test_fused_block_matches_loops(order, batch, cin, cout, kernel, padding, h, w):
+def check_block_against_loops(order, batch, cin, cout, kernel, padding, h, w, step_type):
     rng = np.random.default_rng(batch * 1000 + h * 10 + w)
     model = block(order, cin, cout, kernel, padding, rng)
     conv = model[0]
-    assert isinstance(model._steps()[0], ConvPoolReLU)
+    assert type(model._steps()[0]) is step_type
     # halves and small integers: every product and sum is exact, so equal conv outputs tie exactly and the
     # gradient must go to the first maximum, as in the reference
     conv.weight.data[...] = rng.integers(-2, 3, conv.weight.data.shape)
@@ -67,6 +68,61 @@ def test_fused_block_matches_loops(order, batch, cin, cout, kernel, padding, h, 
     np.testing.assert_allclose(dx, want_dx, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(conv.weight.grad, want_dw, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(conv.bias.grad, want_db, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("order", ["conv-pool-relu", "conv-relu-pool", "conv-pool"])
+@pytest.mark.parametrize("batch,cin,cout,kernel,padding,h,w", CASES, ids=str)
+def test_fused_block_matches_loops(order, batch, cin, cout, kernel, padding, h, w):
+    check_block_against_loops(order, batch, cin, cout, kernel, padding, h, w, ConvPoolReLU)
+
+
+# 3x3 kernels: odd and even sizes, every padding that fits, one and many channels, a pooled size of 1
+WINOGRAD_CASES = [(2, 1, 4, 3, 1, 8, 8), (3, 2, 3, 3, 1, 7, 9), (1, 3, 2, 3, 0, 9, 6), (2, 5, 3, 3, 2, 5, 4),
+                  (1, 4, 1, 3, 0, 4, 4), (2, 6, 5, 3, 1, 2, 3), (3, 2, 2, 3, 2, 11, 6), (1, 8, 8, 3, 1, 6, 10)]
+
+
+@pytest.mark.parametrize("order", ["conv-pool-relu", "conv-relu-pool", "conv-pool"])
+@pytest.mark.parametrize("batch,cin,cout,kernel,padding,h,w", WINOGRAD_CASES, ids=str)
+def test_winograd_block_matches_loops(order, batch, cin, cout, kernel, padding, h, w, monkeypatch):
+    # with halves and small integers Winograd's transforms (entries 0, +-1/2, +-1) are exact too, so ties stay ties
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    check_block_against_loops(order, batch, cin, cout, kernel, padding, h, w, WinogradConvPoolReLU)
+
+
+def test_winograd_is_planned_for_wide_3x3_layers_only():
+    def kinds(*layers):
+        return [type(s).__name__ for s in plan(list(layers))]
+    wide = winograd.MIN_CHANNELS
+    assert kinds(Conv2D(wide, 2, 3, padding=1), MaxPool2D(2), ReLU()) == ["WinogradConvPoolReLU"]
+    assert kinds(Conv2D(wide - 1, 2, 3, padding=1), MaxPool2D(2), ReLU()) == ["ConvPoolReLU"]
+    assert kinds(Conv2D(wide, 2, 5, padding=2), MaxPool2D(2)) == ["ConvPoolReLU"]
+    assert kinds(Conv2D(wide, 2, (3, 2)), MaxPool2D(2)) == ["ConvPoolReLU"]
+
+
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_winograd_float32_model_equals_layer_by_layer(input_grad):
+    """At the width where it is used, in float32: rounding differs from the direct sums only in the last digits."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((6, winograd.MIN_CHANNELS, 10, 9)).astype(np.float32)
+    g = rng.standard_normal((6, 7)).astype(np.float32)
+    results = []
+    for fuse in (True, False):
+        layers = np.random.default_rng(12)
+        model = Sequential(Conv2D(winograd.MIN_CHANNELS, 24, 3, padding=1, rng=layers), MaxPool2D(2), ReLU(),
+                           Flatten(), Dense(24 * 5 * 4, 7, rng=layers))
+        model.fuse = fuse
+        for _ in range(2):  # twice: reused buffers must not leak state between calls
+            model.zero_grad()
+            y = model.forward(x)
+            dx = model.backward(g, input_grad=input_grad)
+        results.append((y, dx, [p.grad for p in model.parameters()], type(model._steps()[0])))
+    (y1, dx1, g1, kind), (y2, dx2, g2, _) = results
+    assert kind is WinogradConvPoolReLU
+    np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-5)
+    if input_grad:
+        np.testing.assert_allclose(dx1, dx2, rtol=1e-5, atol=1e-5)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def cnn(seed, dtype=np.float32):

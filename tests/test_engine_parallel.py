@@ -1,4 +1,8 @@
-"""Data-parallel slices (engine.parallel) against the plain single-model step, and the BLAS thread control."""
+"""Data-parallel slices (engine.parallel) against the plain single-model step, worker processes against threads,
+and the BLAS thread control."""
+
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -30,12 +34,30 @@ def plain_step(model: Sequential, x: np.ndarray, y: np.ndarray) -> tuple[float, 
     return loss, logits, [p.grad.copy() for p in model.parameters()]
 
 
-def parallel_step(model: Sequential, x: np.ndarray, y: np.ndarray, shards: int, workers: int | None = None):
+def parallel_step(model: Sequential, x: np.ndarray, y: np.ndarray, shards: int, workers: int | None = None,
+                  processes: bool = True):
     for p in model.parameters():
         p.grad.fill(0)
-    with DataParallel(model, SoftmaxCrossEntropy, shards=shards, workers=workers) as parallel:
+    parallel = DataParallel(model, SoftmaxCrossEntropy, shards=shards, workers=workers, processes=processes)
+    with parallel:
         loss, logits = parallel.forward_backward(x, y)
+    parallel.close()
     return loss, logits, [p.grad.copy() for p in model.parameters()]
+
+
+def train(model: Sequential, steps: int, **options) -> list[float]:
+    """A few Adam steps over fixed batches in one DataParallel; the losses."""
+    optimizer = Adam(model.parameters(), lr=0.01)
+    losses = []
+    parallel = DataParallel(model, SoftmaxCrossEntropy, **options)
+    for step in range(steps):
+        with parallel:  # entered once per step here: re-entering must keep the workers and the weights in step
+            x, y = batch(12, seed=step)
+            optimizer.zero_grad()
+            losses.append(parallel.forward_backward(x, y)[0])
+            optimizer.step()
+    parallel.close()
+    return losses
 
 
 @pytest.mark.parametrize("n,shards", [(16, 2), (7, 3), (1, 2), (5, 1), (9, 4)])
@@ -59,22 +81,10 @@ def test_result_does_not_depend_on_the_number_of_threads():
 
 
 def test_replicas_see_every_optimiser_step_and_training_is_reproducible():
-    def run(shards: int) -> list[float]:
-        model = small_cnn(3)
-        optimizer = Adam(model.parameters(), lr=0.01)
-        losses = []
-        with DataParallel(model, SoftmaxCrossEntropy, shards=shards) as parallel:
-            for step in range(5):
-                x, y = batch(12, seed=step)
-                optimizer.zero_grad()
-                losses.append(parallel.forward_backward(x, y)[0])
-                optimizer.step()
-        return losses
-
-    single, sliced = run(1), run(2)
+    single, sliced = train(small_cnn(3), 5, shards=1), train(small_cnn(3), 5, shards=2)
     np.testing.assert_allclose(sliced, single, rtol=1e-4)  # stale shared weights would drift from step 2 on
     assert single[-1] < single[0]
-    assert run(2) == sliced
+    assert train(small_cnn(3), 5, shards=2) == sliced
 
 
 def test_dropout_slices_draw_their_own_masks():
@@ -114,3 +124,75 @@ def test_blas_threads_is_restored_after_the_block():
             assert blas_thread_count() == 2
         assert blas_thread_count() == 1
     assert blas_thread_count() == before
+
+
+@pytest.mark.skipif(os.cpu_count() == 1, reason="worker processes need a second core")
+def test_worker_processes_compute_exactly_what_threads_compute():
+    x, y = batch(24)
+    for shards in (2, 3):
+        threads = parallel_step(small_cnn(6, dropout=0.3), x, y, shards=shards, workers=2, processes=False)
+        processes = parallel_step(small_cnn(6, dropout=0.3), x, y, shards=shards, workers=2, processes=True)
+        assert processes[0] == threads[0]
+        np.testing.assert_array_equal(processes[1], threads[1])
+        for a, b in zip(processes[2], threads[2]):
+            np.testing.assert_array_equal(a, b)
+    # and over several optimiser steps (the workers must see every update of the shared weights)
+    by_threads = train(small_cnn(7, dropout=0.3), 4, shards=2, workers=2, processes=False)
+    by_processes = train(small_cnn(7, dropout=0.3), 4, shards=2, workers=2, processes=True)
+    assert by_processes == by_threads and by_processes[-1] < by_processes[0]
+
+
+def entered_with_a_worker(model: Sequential) -> DataParallel:
+    parallel = DataParallel(model, SoftmaxCrossEntropy, shards=2, workers=2)
+    parallel.__enter__()
+    if not parallel._processes:
+        parallel.__exit__()
+        pytest.skip("no controllable BLAS or a single core: the slices run in this process")
+    return parallel
+
+
+def test_weights_are_shared_only_while_entered_and_rebinding_reaches_the_worker():
+    model = small_cnn(8)
+    x, y = batch(8)
+    parallel = entered_with_a_worker(model)
+    try:
+        first = model.parameters()[0].data
+        assert first.base is not None  # a view into the shared block
+        reference = small_cnn(8)
+        model.parameters()[0].data = reference.parameters()[0].data * 2  # rebound while entered
+        reference.parameters()[0].data *= 2
+        for p in model.parameters():
+            p.grad.fill(0)
+        loss, _ = parallel.forward_backward(x, y)
+        assert loss == pytest.approx(plain_step(reference, x, y)[0], rel=1e-5)
+    finally:
+        parallel.__exit__()
+    assert all(p.data.base is None for p in model.parameters())  # private copies again
+    parallel.close()
+    assert not parallel._processes
+
+
+def test_an_error_in_the_worker_is_raised_here_with_its_message():
+    parallel = entered_with_a_worker(small_cnn(9))
+    try:
+        with pytest.raises(ValueError, match=r"Conv2D expects input \(N, 1, H, W\)"):
+            parallel.forward_backward(np.zeros((4, 2, 8, 8), np.float32), np.zeros(4, np.int64))
+        x, y = batch(4)
+        assert np.isfinite(parallel.forward_backward(x, y)[0])  # and it goes on working
+    finally:
+        parallel.__exit__()
+        parallel.close()
+
+
+def test_a_killed_worker_gives_one_clear_error():
+    parallel = entered_with_a_worker(small_cnn(10))
+    try:
+        worker = parallel._processes[0].process
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.join(timeout=10)
+        x, y = batch(4)
+        with pytest.raises(RuntimeError, match="data-parallel worker process stopped"):
+            parallel.forward_backward(x, y)
+    finally:
+        parallel.__exit__()
+        parallel.close()

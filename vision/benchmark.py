@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop a model after this many epochs without a better validation accuracy, "
                         f"{describe_range('patience')} (default: {PATIENCE})")
     parser.add_argument("--shards", type=_setting("shards"), metavar="K",
-                        help="run each batch as K slices in parallel threads, one per core (default: each model's "
+                        help="run each batch as K slices in parallel, one per core (default: each model's "
                              "own: 2 for the CNNs, 1 for the MLPs); part of the numerics, so it is a config value")
     parser.add_argument("--augment", action="store_true", help="train on digits randomly shifted by up to 2 pixels")
     parser.add_argument("--limit", type=_limit, metavar="N", help="use only the first N training digits (quick runs)")

@@ -53,7 +53,7 @@ class Preset:
     epochs: int
     lr: float
     description: str
-    # Slices each batch runs as, in parallel threads (engine.parallel): it pays for the CNNs, whose element-wise
+    # Slices each batch runs as, side by side (engine.parallel): it pays for the CNNs, whose element-wise
     # work would otherwise leave a core idle half the step; an MLP step (<1 ms) is too short to split.
     shards: int = 1
 

@@ -74,7 +74,7 @@ class TrainConfig:
     patience: int | None = None
     augment: bool = False
     eval_batch_size: int = 500
-    shards: int = 1  # each batch runs as this many slices in parallel threads (engine.parallel.DataParallel)
+    shards: int = 1  # each batch runs as this many slices side by side (engine.parallel.DataParallel)
 
     def __post_init__(self) -> None:
         for name in LIMITS:
@@ -249,6 +249,8 @@ def train(model: Module, x_train: np.ndarray, y_train: np.ndarray, x_val: np.nda
     except Diverged as exc:
         result.diverged = str(exc)
         log(f"{name}: {exc}; keeping the {len(result.history)} completed epoch(s)")
+    finally:
+        trainer.parallel.close()  # stops its worker processes
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

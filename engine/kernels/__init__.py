@@ -2,7 +2,8 @@
 
 The layers (``engine.conv``, ``engine.pool``, ``engine.activations``) read like their equations and
 call these for the heavy lifting; ``engine.reference`` holds the slow loop versions both are tested
-against. Nothing here changes the maths: only memory layout, buffer reuse, chunking and blocking.
+against. Nothing here changes the maths: only memory layout, buffer reuse, chunking and blocking (and, in
+``winograd``, the order of the arithmetic: the same function, rounded differently in the last digits).
 
 | module         | used by               | tricks |
 |----------------|-----------------------|--------|
@@ -10,10 +11,11 @@ against. Nothing here changes the maths: only memory layout, buffer reuse, chunk
 | ``pool``       | ``MaxPool2D`` (2x2)   | corners in one copy, three boolean masks instead of an argmax, memory order, no zero-fill |
 | ``elementwise``| ``ReLU``              | maximum against a zero row, memory order |
 | ``fused``      | ``Sequential``        | Conv2D -> MaxPool2D(2) -> ReLU as one step: phase images, columns sorted by window corner, pooling and its backward without layout copies |
+| ``winograd``   | ``Sequential``        | that step for wide 3x3 layers by Winograd F(2x2, 3x3): 16 products on transformed tiles, 2.25x fewer multiplies |
 
 Related speed modules outside this package: ``engine.layout`` (working on transposed views in memory
-order), ``engine.parallel`` and ``engine.blas`` (data-parallel slices on the cores, one BLAS thread
-each), ``engine.memory`` (recycling freed memory).
+order), ``engine.parallel``, ``engine.workers`` and ``engine.blas`` (data-parallel slices on the cores, one
+BLAS thread each), ``engine.memory`` (recycling freed memory).
 """
 
 from .conv import ConvGeometry, ConvWorkspace, col2im, im2col, output_size

@@ -114,10 +114,7 @@ class ConvPoolReLU:
         rows_first = x.transpose(1, 2, 0, 3)                                  # (C, H, N, W)
         for py, px, xr, xc, yr, yc in geo.phases:
             phases[:, py, px, yr, :, yc] = rows_first[:, xr, :, xc]
-        cols = self._im2col(geo, phases.reshape(geo.c, 2, 2, -1))
-        weight_1 = np.concatenate([self.conv._w2(), self.conv.bias.data[:, None]], axis=1)
-        self._out = out = self._reuse(self._out, (weight_1.shape[0], 4 * geo.per_corner), np.result_type(x, weight_1))
-        np.matmul(weight_1, cols, out=out)                                    # [W2 b] @ [cols; 1]
+        out = self._corner_outputs(geo, phases.reshape(geo.c, 2, 2, -1))
         a, b, c, d = out.reshape(out.shape[0], 4, -1).transpose(1, 0, 2)
         top, bottom = np.maximum(a, b), np.maximum(c, d)
         self._masks = (b > a, d > c, bottom > top)
@@ -126,6 +123,14 @@ class ConvPoolReLU:
             self._relu_mask = pooled > 0
             np.maximum(pooled, np.zeros(pooled.shape[1:], pooled.dtype), out=pooled)  # zero row: kernels.elementwise
         return pooled.reshape(-1, geo.out_h, geo.n, geo.row)[..., :geo.out_w].transpose(2, 0, 1, 3)
+
+    def _corner_outputs(self, geo: _PhaseGeometry, flat: np.ndarray) -> np.ndarray:
+        """flat phases (C, 2, 2, rows*N*row) -> the conv output (O, 4*M), columns ordered (corner, y2, n, x2)."""
+        cols = self._im2col(geo, flat)
+        weight_1 = np.concatenate([self.conv._w2(), self.conv.bias.data[:, None]], axis=1)
+        self._out = out = self._reuse(self._out, (weight_1.shape[0], 4 * geo.per_corner),
+                                      np.result_type(flat, weight_1))
+        return np.matmul(weight_1, cols, out=out)                             # [W2 b] @ [cols; 1]
 
     def _im2col(self, geo: _PhaseGeometry, flat: np.ndarray) -> np.ndarray:
         """flat phases (C, 2, 2, rows*N*row) -> [cols; 1]: (K+1, 4*M), columns ordered (corner, y2, n, x2)."""
@@ -195,7 +200,12 @@ class ConvPoolReLU:
                     if tap_corner == corner:
                         begin = start + y0 * geo.line
                         phases[:, py, px, begin:begin + run] += dcols[:, i, j]
-        dx = np.empty((geo.c, geo.h, geo.n, geo.w), dtype=g.dtype)
+        return self._unphase(geo, phases)
+
+    @staticmethod
+    def _unphase(geo: _PhaseGeometry, phases: np.ndarray) -> np.ndarray:
+        """Phase images (C, 2, 2, rows*N*row) of the padded dx -> dx (N, C, H, W) (a view), four strided copies."""
+        dx = np.empty((geo.c, geo.h, geo.n, geo.w), dtype=phases.dtype)
         grid = phases.reshape(geo.c, 2, 2, geo.rows, geo.n, geo.row)
         for py, px, xr, xc, yr, yc in geo.phases:
             dx[:, xr, :, xc] = grid[:, py, px, yr, :, yc]
@@ -207,6 +217,10 @@ def plan(layers: list) -> list:
     from ..activations import ReLU
     from ..conv import Conv2D
     from ..pool import MaxPool2D
+    from . import winograd
+
+    def fused(conv, relu: bool) -> ConvPoolReLU:
+        return winograd.WinogradConvPoolReLU(conv, relu) if winograd.fits(conv) else ConvPoolReLU(conv, relu)
 
     def is_pool(layer) -> bool:
         return isinstance(layer, MaxPool2D) and layer.kernel_size == layer.stride == (2, 2)
@@ -219,11 +233,11 @@ def plan(layers: list) -> list:
             kinds = [type(r) for r in rest]
             if is_pool(rest[0]):
                 relu = len(rest) > 1 and kinds[1] is ReLU
-                steps.append(ConvPoolReLU(layer, relu))
+                steps.append(fused(layer, relu))
                 i += 3 if relu else 2
                 continue
             if kinds[0] is ReLU and len(rest) > 1 and is_pool(rest[1]):
-                steps.append(ConvPoolReLU(layer, True))
+                steps.append(fused(layer, True))
                 i += 3
                 continue
         steps.append(layer)
