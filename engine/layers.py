@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .init import default_rng, init_weight
+from .layout import memory_order
 from .module import Module, Parameter
 
 
@@ -57,7 +58,12 @@ class Dense(Module):
 
 
 class Flatten(Module):
-    """Collapse all but the batch axis. x: (N, d1, d2, ...) -> (N, d1*d2*...); backward reshapes back."""
+    """Collapse all but the batch axis. x: (N, d1, d2, ...) -> (N, d1*d2*...); backward reshapes back.
+
+    If x keeps its batch innermost in memory (a fused conv step's output, ``kernels.fused``), the result
+    is the transposed view of a (d1*d2*..., N) array: the same values, without a copy that gathers each
+    sample from N-strided memory (the dense layer after it multiplies the view as it is).
+    """
 
     def __init__(self) -> None:
         self.training = True
@@ -65,6 +71,9 @@ class Flatten(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._shape = x.shape
+        batch_last = (*range(1, x.ndim), 0)
+        if x.ndim > 2 and memory_order(x) == batch_last:
+            return np.ascontiguousarray(x.transpose(batch_last)).reshape(-1, x.shape[0]).T
         return x.reshape(x.shape[0], -1)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:

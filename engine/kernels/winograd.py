@@ -79,8 +79,9 @@ class WinogradConvPoolReLU(ConvPoolReLU):
 
     def _input_transform(self, geo: _PhaseGeometry, flat: np.ndarray, v: np.ndarray) -> None:
         """V = B^T d B for every tile. Row r of tile t lies in phase row r % 2 at offset (r // 2) * line + t,
-        column s in phase column s % 2, one further along for s >= 2: runs of M + 1 values cover both."""
-        run, line, tiles = geo.per_corner + 1, geo.line, geo.per_corner
+        column s in phase column s % 2, one pixel (N values) further along for s >= 2: runs of M + N values
+        cover both."""
+        run, line, tiles, n = geo.per_corner + geo.n, geo.line, geo.per_corner, geo.n
         d0, d1 = flat[:, 0, :, :run], flat[:, 1, :, :run]                     # tile rows 0, 1: (C, 2, M+1)
         d2, d3 = flat[:, 0, :, line:line + run], flat[:, 1, :, line:line + run]   # tile rows 2, 3
         self._rows = rows = self._reuse(self._rows, (4, geo.c, 2, run), flat.dtype)  # B^T d, by phase column
@@ -89,7 +90,7 @@ class WinogradConvPoolReLU(ConvPoolReLU):
         np.subtract(d2, d1, out=rows[2])
         np.subtract(d1, d3, out=rows[3])
         c0, c1 = rows[:, :, 0, :tiles], rows[:, :, 1, :tiles]                 # tile columns 0, 1: (4, C, M)
-        c2, c3 = rows[:, :, 0, 1:], rows[:, :, 1, 1:]                         # tile columns 2, 3
+        c2, c3 = rows[:, :, 0, n:], rows[:, :, 1, n:]                         # tile columns 2, 3
         np.subtract(c0, c2, out=v[:, 0])                                      # (B^T d) B, column by column
         np.add(c1, c2, out=v[:, 1])
         np.subtract(c2, c1, out=v[:, 2])
@@ -142,16 +143,16 @@ class WinogradConvPoolReLU(ConvPoolReLU):
 
     def _input_grads(self, mg: np.ndarray) -> np.ndarray:
         """dV = U^T @ Mg, then dd = B dV B^T added into the phase images of the padded dx, then dx."""
-        geo, o, tiles = self.geo, mg.shape[2], self.geo.per_corner
-        run, line = tiles + 1, geo.line
+        geo, o, tiles, n = self.geo, mg.shape[2], self.geo.per_corner, self.geo.n
+        run, line = tiles + n, geo.line
         self._dv = dv = self._reuse(self._dv, (4, 4, geo.c, tiles), mg.dtype)
         np.matmul(self._u.reshape(16, o, geo.c).transpose(0, 2, 1), mg.reshape(16, o, tiles),
                   out=dv.reshape(16, geo.c, tiles))
         # adjoint of the column stage: c0 = dV0, c2 += dV1 + dV2 - dV0, c1 = dV1 - dV2 + dV3, c3 = -dV3
-        self._grad_rows = rows = self._reuse(self._grad_rows, (4, geo.c, 2, run), mg.dtype, zero=True)
+        self._grad_rows = rows = self._reuse(self._grad_rows, (4, geo.c, 2, run), mg.dtype)
         c0, c1 = rows[:, :, 0, :tiles], rows[:, :, 1, :tiles]
-        c2, c3 = rows[:, :, 0, 1:], rows[:, :, 1, 1:]
-        rows[:, :, :, tiles] = 0
+        c2, c3 = rows[:, :, 0, n:], rows[:, :, 1, n:]
+        rows[:, :, :, tiles:] = 0
         c0[...] = dv[:, 0]
         scratch = np.add(dv[:, 1], dv[:, 2], out=self._v[:, 0])  # V is not needed any more this step
         scratch -= dv[:, 0]
