@@ -5,8 +5,9 @@ Prints, for each case, the median time per call and the achieved GFLOP/s, next t
 float32 matrix-multiply GFLOP/s on this machine for scale, then the full MLP and CNN training
 steps (forward + backward + Adam) with the projected seconds per 60,000-image epoch, and the share
 of each step spent inside matrix products (every product of the engine goes through ``np.matmul``,
-which is timed for that; in the data-parallel step, the slices' threads' time in products over
-twice the step's wall time).
+which is timed for that; with data-parallel slices in worker processes the clock sees this process,
+so the share is that of core 0, whose slice is the same work as the worker's). Last, the data-parallel
+CNN step with its slices in worker processes against threads, the two alternating step by step.
 
     python scripts/bench_engine.py [--repeat 30] [--batch 128]
 
@@ -168,14 +169,12 @@ def bench_steps(batch: int, repeat: int) -> None:
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     steps_per_epoch = math.ceil(EPOCH_IMAGES / batch)
-    cases = [("MLP 784-256-128-10", mlp, False, 1, True, True),
-             ("CNN conv16-pool-conv32-pool-128-10", cnn, False, 1, True, True),
-             ("CNN, 2 data-parallel slices (as trained)", cnn, False, 2, True, True),
-             ("CNN, 2 slices in threads, not processes", cnn, False, 2, True, False),
-             ("CNN, 2 slices, layers one by one (fuse=False)", cnn, False, 2, False, True),
-             ("MLP, also computing dL/dx of the input", mlp, True, 1, True, True),
-             ("CNN, also computing dL/dx of the input", cnn, True, 1, True, True)]
-    for name, build, input_grad, shards, fuse, processes in cases:
+    cases = [("MLP 784-256-128-10", mlp, False, 1, True), ("CNN conv16-pool-conv32-pool-128-10", cnn, False, 1, True),
+             ("CNN, 2 data-parallel slices (as trained)", cnn, False, 2, True),
+             ("CNN, 2 slices, layers one by one (fuse=False)", cnn, False, 2, False),
+             ("MLP, also computing dL/dx of the input", mlp, True, 1, True),
+             ("CNN, also computing dL/dx of the input", cnn, True, 1, True)]
+    for name, build, input_grad, shards, fuse in cases:
         model = build(np.random.default_rng(0))
         model.input_grad = input_grad  # False: the input is data, its gradient is not needed
         model.fuse = fuse
@@ -191,18 +190,42 @@ def bench_steps(batch: int, repeat: int) -> None:
             opt.zero_grad()
             parallel.forward_backward(x, y)
             opt.step()
-        parallel = DataParallel(model, SoftmaxCrossEntropy, shards=shards, processes=processes)
+        parallel = DataParallel(model, SoftmaxCrossEntropy, shards=shards)
         with parallel:
             run = step if shards == 1 else parallel_step
             timing = time_call(run, repeat)
-            # The clock sees this process only: with worker processes that is core 0's share (the worker's
-            # slices are the same work), with threads every thread's.
-            share = matmul_share(run, repeat, parallel.workers if parallel.workers > 1 and not processes else 1)
+            share = matmul_share(run, repeat, 1)  # this process's clock: core 0's share (see the docstring)
         parallel.close()
         row(name, timing, model_flops(model, x),
             f"{timing.median * steps_per_epoch:6.2f} / {timing.best * steps_per_epoch:5.2f}  {share:10.0%}")
         if not input_grad and shards == 1:
             row("  of which Adam.step()", time_call(opt.step, repeat))
+
+
+def bench_processes_against_threads(batch: int, repeat: int) -> None:
+    """The CNN's data-parallel step (2 slices) in worker processes and in threads, alternating step by step so that
+    the machine's drifting load hits both alike: the ratio is the figure to read."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
+    runs = []
+    for processes in (True, False):
+        model = cnn(np.random.default_rng(0))
+        runs.append((DataParallel(model, SoftmaxCrossEntropy, shards=2, processes=processes), Adam(model.parameters())))
+    times: list[list[float]] = [[], []]
+    with runs[0][0], runs[1][0]:
+        for i in range(repeat + 3):
+            for (parallel, opt), kept in zip(runs, times):
+                start = time.perf_counter()
+                opt.zero_grad()
+                parallel.forward_backward(x, y)
+                opt.step()
+                if i >= 3:
+                    kept.append(time.perf_counter() - start)
+    for parallel, _ in runs:
+        parallel.close()
+    in_processes, in_threads = statistics.median(times[0]), statistics.median(times[1])
+    print(f"\nCNN step, 2 slices, alternating: worker processes {in_processes * 1e3:.3f} ms, threads "
+          f"{in_threads * 1e3:.3f} ms, processes / threads {in_processes / in_threads:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_matmul(args.repeat)
     bench_layers(args.batch, args.repeat)
     bench_steps(args.batch, args.repeat)
+    bench_processes_against_threads(args.batch, 2 * args.repeat)
     return 0
 
 
