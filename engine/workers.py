@@ -121,6 +121,7 @@ class WorkerProcess:
         self.grads = SharedMemory(create=True, size=size * len(self.shards))
         self.grads_of = {shard: views(self.grads, spots, index * size) for index, shard in enumerate(self.shards)}
         self._pending = False
+        self._served = False  # whether a step has come back yet (if not, a stop is most likely a start-up failure)
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self.process = context.Process(target=_serve, name="engine-data-parallel", daemon=True,
@@ -148,6 +149,7 @@ class WorkerProcess:
             status, payload = self._conn.recv()
         except (EOFError, OSError):
             raise RuntimeError(self._stopped()) from None
+        self._served = True
         if status == "error":
             raise payload
         return payload
@@ -186,9 +188,12 @@ class WorkerProcess:
 
     def _stopped(self) -> str:
         self.process.join(timeout=1.0)
-        return (f"a data-parallel worker process stopped (exit code {self.process.exitcode}); a script that trains "
-                f"with DataParallel must start its work under 'if __name__ == \"__main__\":', because each worker "
-                f"process imports the script it was started from")
+        message = f"a data-parallel worker process stopped (exit code {self.process.exitcode})"
+        if self._served:
+            return message
+        return (f"{message} before its first step; a script that trains with DataParallel must start its work "
+                f"under 'if __name__ == \"__main__\":', because each worker process imports the script it was "
+                f"started from")
 
 
 def release(block: SharedMemory) -> None:
