@@ -125,13 +125,12 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory so far, in MB (0 where the platform cannot tell): this process's, plus that of the
-    largest of its finished worker processes (the data-parallel slices of engine.parallel)."""
+    """Peak resident memory of this process so far, in MB (0 where the platform cannot tell)."""
     try:
         import resource
     except ImportError:  # Windows
         return 0.0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 

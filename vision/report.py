@@ -85,8 +85,8 @@ HOW_TO_READ = [
     "- *seconds / epoch* and *train images / s* time the training loop only (batch gather, forward, "
     "backward, optimiser update) over the training digits; validation passes are excluded. "
     "*inference images / s* is the forward pass alone in batches of 500.",
-    "- *peak RSS* is the process's maximum resident memory up to the end of that model's evaluation, plus "
-    "that of its data-parallel worker process, if it had one.",
+    "- *peak RSS* is the process's maximum resident memory up to the end of that model's evaluation (a model "
+    "trained in data-parallel slices also has a worker process, which holds about another 110 MB).",
     "- Learning curves: solid lines are the training set (averaged over the epoch while the weights "
     "change), dashed lines the validation set at the end of each epoch. A widening gap between them "
     "means overfitting.",
