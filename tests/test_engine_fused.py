@@ -195,3 +195,14 @@ def test_fused_step_reports_bad_input_like_the_layers():
         model.forward(np.zeros((2, 3, 8, 8), np.float32))
     with pytest.raises(ValueError, match="does not fit"):
         Sequential(Conv2D(1, 1, 3), MaxPool2D(2)).forward(np.zeros((1, 1, 3, 3), np.float32))
+
+
+def test_flatten_of_a_batch_innermost_view_keeps_the_values_and_their_order():
+    memory = np.arange(3 * 4 * 5 * 6, dtype=np.float32).reshape(3, 4, 5, 6)  # (C, H, W, N), as the fused step keeps it
+    x = memory.transpose(3, 0, 1, 2)                                          # seen as (N, C, H, W)
+    flatten = Flatten()
+    flat = flatten.forward(x)
+    np.testing.assert_array_equal(flat, x.reshape(6, -1))
+    assert flat.flags.f_contiguous  # the transposed view of a (C*H*W, N) array, not a gathered copy
+    g = np.random.default_rng(0).standard_normal(flat.shape).astype(np.float32)
+    np.testing.assert_array_equal(flatten.backward(g), g.reshape(6, 3, 4, 5))
