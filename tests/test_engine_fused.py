@@ -206,3 +206,11 @@ def test_flatten_of_a_batch_innermost_view_keeps_the_values_and_their_order():
     assert flat.flags.f_contiguous  # the transposed view of a (C*H*W, N) array, not a gathered copy
     g = np.random.default_rng(0).standard_normal(flat.shape).astype(np.float32)
     np.testing.assert_array_equal(flatten.backward(g), g.reshape(6, 3, 4, 5))
+
+
+def test_winograd_matrices_give_a_3x3_correlation_of_a_4x4_tile():
+    rng = np.random.default_rng(5)
+    d, w = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
+    y = winograd.A_T @ ((winograd.G @ w @ winograd.G.T) * (winograd.B_T @ d @ winograd.B_T.T)) @ winograd.A_T.T
+    want = [[np.sum(d[i:i + 3, j:j + 3] * w) for j in range(2)] for i in range(2)]
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)

@@ -39,6 +39,8 @@ from .fused import ConvPoolReLU, _PhaseGeometry
 
 MIN_CHANNELS = 32
 
+# The transforms run below as add/subtract passes over whole arrays; these matrices are what they compute
+# (tests/test_engine_fused.py checks one tile against them).
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
 A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
@@ -82,7 +84,7 @@ class WinogradConvPoolReLU(ConvPoolReLU):
         column s in phase column s % 2, one pixel (N values) further along for s >= 2: runs of M + N values
         cover both."""
         run, line, tiles, n = geo.per_corner + geo.n, geo.line, geo.per_corner, geo.n
-        d0, d1 = flat[:, 0, :, :run], flat[:, 1, :, :run]                     # tile rows 0, 1: (C, 2, M+1)
+        d0, d1 = flat[:, 0, :, :run], flat[:, 1, :, :run]                     # tile rows 0, 1: (C, 2, M+N)
         d2, d3 = flat[:, 0, :, line:line + run], flat[:, 1, :, line:line + run]   # tile rows 2, 3
         self._rows = rows = self._reuse(self._rows, (4, geo.c, 2, run), flat.dtype)  # B^T d, by phase column
         np.subtract(d0, d2, out=rows[0])
