@@ -134,15 +134,16 @@ class DataParallel:
         bounds = [n * k // self.shards for k in range(self.shards + 1)]
         jobs = [(k, x[a:b], y[a:b], (b - a) / n) for k, (a, b) in enumerate(zip(bounds, bounds[1:])) if b > a]
         params = self.model.parameters()
+        workers = self._processes if self._shared else []  # outside the block every slice runs here
         self._keep_weights_shared(params)
-        for process in self._processes:  # the workers start on their slices ...
+        for process in workers:  # the workers start on their slices ...
             process.submit([job for job in jobs if job[0] in process.shards], self.model.training)
-        remote = {k for process in self._processes for k in process.shards}
+        remote = {k for process in workers for k in process.shards}
         local = [job for job in jobs if job[0] not in remote]
         results, grads = {}, {}
         for (k, *_), result in zip(local, self._run_local(local)):  # ... while this process runs its own
             results[k], grads[k] = result, [p.grad for p in self.replicas[k].parameters()]
-        for process in self._processes:
+        for process in workers:
             for k, loss, predictions in process.results():
                 results[k], grads[k] = (loss, predictions), process.grads_of[k]
         for k, *_ in jobs:  # in slice order, wherever they ran: the same sums on any machine

@@ -172,6 +172,27 @@ def test_weights_are_shared_only_while_entered_and_rebinding_reaches_the_worker(
     assert not parallel._processes
 
 
+def test_outside_the_block_every_slice_runs_here_on_the_current_weights():
+    x, y = batch(10)
+    model = small_cnn(12)
+    parallel = entered_with_a_worker(model)
+    parallel.forward_backward(x, y)
+    parallel.__exit__()
+    for p in model.parameters():  # changed after the block: a worker computing now would use stale weights
+        p.data *= 0.5
+        p.grad.fill(0)
+    loss, logits = parallel.forward_backward(x, y)
+    parallel.close()
+    reference = small_cnn(12)
+    for p in reference.parameters():
+        p.data *= 0.5
+    want_loss, want_logits, want_grads = plain_step(reference, x, y)
+    assert loss == pytest.approx(want_loss, rel=1e-5)
+    np.testing.assert_allclose(logits, want_logits, rtol=1e-5, atol=1e-6)
+    for got, want in zip([p.grad for p in model.parameters()], want_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
 def test_an_error_in_the_worker_is_raised_here_with_its_message():
     parallel = entered_with_a_worker(small_cnn(9))
     try:
