@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -103,7 +104,7 @@ class DataParallel:
         self._stack = stack = ExitStack()
         try:
             if self.workers > 1 and stack.enter_context(blas_threads(1)):
-                if self.processes:
+                if self.processes and self._workers_ready():
                     stack.callback(self._unshare_weights)
                     self._share_weights()
                 else:
@@ -168,13 +169,13 @@ class DataParallel:
         replica.train(self.model.training)
         return run_slice(replica, self.losses[k], x, y, weight)
 
-    def _share_weights(self) -> None:
-        """Move the parameters' data into the shared block (starting the workers on the first entry)."""
-        params = self.model.parameters()
-        spots, size = layout([p.data for p in params])
-        if self._weights is not None and spots != self._spots:
-            raise ValueError("the model's parameters changed shape since its DataParallel was made")
-        if self._weights is None:
+    def _workers_ready(self) -> bool:
+        """Make the shared weights block and start the worker processes (on the first entry). Where the system
+        cannot (no shared memory, no new processes), warn and run the slices in threads from then on."""
+        if self._weights is not None:
+            return True
+        spots, size = layout([p.data for p in self.model.parameters()])
+        try:
             self._weights, self._spots = SharedMemory(create=True, size=size), spots
             self._close.detach()
             self._close = weakref.finalize(self, _stop, self._processes, [self._weights])
@@ -183,6 +184,20 @@ class DataParallel:
                 mine = {k: self.replicas[k] for k, owner in owners.items() if owner == worker}
                 losses = {k: self.losses[k] for k in mine}
                 self._processes.append(WorkerProcess(mine, losses, self._weights, spots, size))
+        except OSError as error:
+            self._close()  # stops the workers that started and frees the block
+            self._weights, self.processes = None, False
+            warnings.warn(f"DataParallel: no worker processes here ({error}); the slices run in threads",
+                          RuntimeWarning, stacklevel=3)
+            return False
+        return True
+
+    def _share_weights(self) -> None:
+        """Move the parameters' data into the shared block, which the workers view."""
+        params = self.model.parameters()
+        spots, _ = layout([p.data for p in params])
+        if spots != self._spots:
+            raise ValueError("the model's parameters changed shape since its DataParallel was made")
         self._shared = views(self._weights, spots)
         for p, shared in zip(params, self._shared):
             shared[...] = p.data

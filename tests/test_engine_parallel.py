@@ -193,6 +193,21 @@ def test_outside_the_block_every_slice_runs_here_on_the_current_weights():
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
+def test_without_shared_memory_the_slices_run_in_threads(monkeypatch):
+    import engine.parallel
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/dev/shm/psm_test")
+    monkeypatch.setattr(engine.parallel, "SharedMemory", refused)
+    x, y = batch(12)
+    want = parallel_step(small_cnn(13, dropout=0.3), x, y, shards=2, workers=2, processes=False)
+    with pytest.warns(RuntimeWarning, match="no worker processes here .*Permission denied.*slices run in threads"):
+        got = parallel_step(small_cnn(13, dropout=0.3), x, y, shards=2, workers=2, processes=True)
+    assert got[0] == want[0]
+    for a, b in zip(got[2], want[2]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_an_error_in_the_worker_is_raised_here_with_its_message():
     parallel = entered_with_a_worker(small_cnn(9))
     try:
