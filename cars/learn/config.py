@@ -324,13 +324,22 @@ def load_config(name_or_path: str | os.PathLike = "default", overrides: Mapping[
         require_complete(data, str(path))
     if not overrides:
         return config_from_dict(data, str(path))
+    merged = with_overrides(data, overrides, "command line")
     try:
-        config_from_dict(data, str(path))
+        return config_from_dict(merged, str(path))  # an override may repair the file, as --algo does
     except ConfigError:
-        # The file alone is invalid (an override may repair it, as --algo does): judge them together.
-        return config_from_dict(with_overrides(data, overrides, "command line"), str(path))
-    # The file is valid, so a problem now is the command line's: name it, not the file.
-    return config_from_dict(with_overrides(data, overrides, "command line"), f"command line (over {path.name})")
+        if not _valid(data):
+            raise  # the file alone is invalid too: the error stands, naming the file
+    # The file alone is valid, so the problem is the command line's: raise it again, naming the command line.
+    return config_from_dict(merged, f"command line (over {path.name})")
+
+
+def _valid(data: Mapping[str, Any]) -> bool:
+    try:
+        config_from_dict(data)
+    except ConfigError:
+        return False
+    return True
 
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<config>") -> Config:
