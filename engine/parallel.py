@@ -36,7 +36,7 @@ import numpy as np
 from .blas import blas_threads
 from .losses import Loss
 from .module import Module
-from .workers import WorkerProcess, layout, release, run_slice, views
+from .workers import WorkerProcess, layout, release, run_replica_slice, run_slice, views
 
 
 def available_cores() -> int:
@@ -165,9 +165,7 @@ class DataParallel:
         replica = self.replicas[k]
         for own, shared in zip(replica.parameters(), self.model.parameters()):
             own.data = shared.data  # re-linked every step in case someone rebound the model's arrays
-            own.grad.fill(0)
-        replica.train(self.model.training)
-        return run_slice(replica, self.losses[k], x, y, weight)
+        return run_replica_slice(replica, self.losses[k], x, y, weight, self.model.training)
 
     def _workers_ready(self) -> bool:
         """Make the shared weights block and start the worker processes (on the first entry). Where the system

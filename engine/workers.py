@@ -50,6 +50,15 @@ def run_slice(replica: Module, loss_fn: Loss, x: np.ndarray, y: np.ndarray, weig
     return weight * loss, predictions
 
 
+def run_replica_slice(replica: Module, loss_fn: Loss, x: np.ndarray, y: np.ndarray, weight: float,
+                      training: bool) -> tuple[float, np.ndarray]:
+    """``run_slice`` on a replica: in the model's mode, from zero gradients (the parent adds the slices' up)."""
+    replica.train(training)
+    for parameter in replica.parameters():
+        parameter.grad.fill(0)
+    return run_slice(replica, loss_fn, x, y, weight)
+
+
 def layout(arrays: Sequence[np.ndarray]) -> tuple[list[Spot], int]:
     """Where each array sits when they are packed one after another (64-byte aligned), and the bytes needed."""
     spots, offset = [], 0
@@ -61,7 +70,8 @@ def layout(arrays: Sequence[np.ndarray]) -> tuple[list[Spot], int]:
 
 def views(block: SharedMemory, spots: list[Spot], base: int = 0) -> list[np.ndarray]:
     """The arrays at ``spots`` inside ``block``, starting ``base`` bytes in."""
-    return [np.ndarray(shape, np.dtype(dtype), buffer=block.buf, offset=base + offset) for offset, shape, dtype in spots]
+    return [np.ndarray(shape, np.dtype(dtype), buffer=block.buf, offset=base + offset)
+            for offset, shape, dtype in spots]
 
 
 def _serve(conn: Any, weights_name: str, grads_name: str, spots: list[Spot], stride: int) -> None:
@@ -92,15 +102,11 @@ def _serve(conn: Any, weights_name: str, grads_name: str, spots: list[Spot], str
             try:
                 results = []
                 for shard, x, y, weight in jobs:
-                    replica = replicas[shard]
-                    replica.train(training)
-                    for parameter in replica.parameters():
-                        parameter.grad.fill(0)
-                    results.append((shard, *run_slice(replica, losses[shard], x, y, weight)))
+                    results.append((shard, *run_replica_slice(replicas[shard], losses[shard], x, y, weight, training)))
                 conn.send(("ok", results))
             except Exception as error:  # noqa: BLE001 - handed to the parent, which raises it
                 conn.send(("error", error if _picklable(error) else RuntimeError(f"{type(error).__name__}: {error}")))
-    del shared
+    del shared  # views of the blocks: let them go before the blocks close at exit (closing a viewed block fails)
     replicas.clear()
 
 

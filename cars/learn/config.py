@@ -197,8 +197,8 @@ class PolicyGradientConfig(RewardConfig):
 
 @dataclass(frozen=True)
 class PPOConfig(PolicyGradientConfig):
-    """Proximal policy optimization (cars.learn.algorithms.ppo): rollouts of rollout_steps steps from envs cars, then epochs
-    of minibatch Adam steps on the clipped surrogate with GAE advantages."""
+    """Proximal policy optimization (cars.learn.algorithms.ppo): rollouts of rollout_steps steps from envs cars,
+    then epochs of minibatch Adam steps on the clipped surrogate with GAE advantages."""
 
     rollout_steps: int = setting(128, "steps every car drives per update (a rollout: envs x rollout_steps "
                                       "car-steps)", low=1, high=100_000)
