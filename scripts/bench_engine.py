@@ -25,6 +25,7 @@ import statistics
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -148,8 +149,8 @@ class MatmulClock:
         np.matmul = self._real
 
 
-def matmul_share(step: Callable[[], object], repeat: int, threads: int) -> float:
-    """Median over calls of (time inside np.matmul) / (threads * wall time of the call)."""
+def matmul_share(step: Callable[[], object], repeat: int) -> float:
+    """Median over calls of (time inside np.matmul in this process) / (wall time of the call)."""
     shares = []
     with MatmulClock() as clock:
         for i in range(repeat + 3):
@@ -158,8 +159,15 @@ def matmul_share(step: Callable[[], object], repeat: int, threads: int) -> float
             step()
             wall = time.perf_counter() - start
             if i >= 3:
-                shares.append(clock.total / (threads * wall))
+                shares.append(clock.total / wall)
     return statistics.median(shares)
+
+
+def parallel_step(parallel: DataParallel, optimizer: Adam, x: np.ndarray, y: np.ndarray) -> None:
+    """One training step through DataParallel: zero the gradients, forward and backward, Adam."""
+    optimizer.zero_grad()
+    parallel.forward_backward(x, y)
+    optimizer.step()
 
 
 def bench_steps(batch: int, repeat: int) -> None:
@@ -185,16 +193,11 @@ def bench_steps(batch: int, repeat: int) -> None:
             loss_fn.forward(model(x), y)
             model.backward(loss_fn.backward())
             opt.step()
-
-        def parallel_step() -> None:
-            opt.zero_grad()
-            parallel.forward_backward(x, y)
-            opt.step()
         parallel = DataParallel(model, SoftmaxCrossEntropy, shards=shards)
         with parallel:
-            run = step if shards == 1 else parallel_step
+            run = step if shards == 1 else partial(parallel_step, parallel, opt, x, y)
             timing = time_call(run, repeat)
-            share = matmul_share(run, repeat, 1)  # this process's clock: core 0's share (see the docstring)
+            share = matmul_share(run, repeat)  # this process's clock: core 0's share (see the docstring)
         parallel.close()
         row(name, timing, model_flops(model, x),
             f"{timing.median * steps_per_epoch:6.2f} / {timing.best * steps_per_epoch:5.2f}  {share:10.0%}")
@@ -216,9 +219,7 @@ def bench_processes_against_threads(batch: int, repeat: int) -> None:
         for i in range(repeat + 3):
             for (parallel, opt), kept in zip(runs, times):
                 start = time.perf_counter()
-                opt.zero_grad()
-                parallel.forward_backward(x, y)
-                opt.step()
+                parallel_step(parallel, opt, x, y)
                 if i >= 3:
                     kept.append(time.perf_counter() - start)
     for parallel, _ in runs:
