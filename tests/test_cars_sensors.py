@@ -89,17 +89,19 @@ def test_culled_caster_matches_reference_on_random_poses(make):
 
 
 @pytest.mark.parametrize("cars", [3, 40])
-def test_both_memory_layouts_read_the_same_bits(cars):
-    # A few cars are cast with the candidates last in memory, many with the cars last: a car's readings
-    # must not depend on which (the simulation's outcome must not depend on how many cars still drive).
+def test_memory_layouts_and_parts_read_the_same_bits(cars):
+    # A few cars are cast with the candidates last in memory, more with the cars last, very many in parts:
+    # a car's readings must not depend on which (the simulation's outcome must not depend on how many
+    # cars still drive).
     track = load_track("sbends")
     xy, cs, quad = random_poses(track, cars, np.random.default_rng(cars))
     readings = []
-    for small_batch in (0, 1000):  # every batch "large", every batch "small"
+    for small_batch, max_batch in ((0, 1000), (1000, 1000), (0, 7)):  # all "large", all "small", in parts
         caster = RayCaster(track, ray_angles(7, 180), 160.0)
-        caster.SMALL_BATCH = small_batch
+        caster.SMALL_BATCH, caster.MAX_BATCH = small_batch, max_batch
         readings.append(caster.cast_from(xy, cs, quad).copy())
-    assert np.array_equal(readings[0].view(np.int32), readings[1].view(np.int32))
+    for other in readings[1:]:
+        assert np.array_equal(readings[0].view(np.int32), other.view(np.int32))
     assert 0 < readings[0].min() and readings[0].min() < 1  # some ray meets a wall
 
 

@@ -161,7 +161,7 @@ class RayCaster:
         self._zero = np.zeros((), dtype=np.float32)
         self._length, self._inv_length = np.array(self.length, np.float32), np.array(1.0 / self.length, np.float32)
         self._scratch = Scratch()
-        self._work_m: int | None = None
+        self._works: dict[int, SimpleNamespace] = {}
 
     SMALL_BATCH = 16  # below this many cars the candidates go last in memory (measured crossover)
 
@@ -175,7 +175,8 @@ class RayCaster:
         that axis: so cars go last in memory when there are many of them, candidates when there are few
         (a loop over 5 cars costs about as much as one over 75 candidates); the arrays are then
         transposed views."""
-        if self._work_m != m:
+        work = self._works.get(m)
+        if work is None:
             get, c, r = self._scratch.get, self.candidates, len(self.angles)
             if m >= self.SMALL_BATCH:
                 def block(name: str, dtype: type = np.float32) -> np.ndarray:
@@ -194,12 +195,27 @@ class RayCaster:
                                        by_candidate=None)
             work.a, work.b, work.dx, work.dy, work.hit = (block("a"), block("b"), block("dx"), block("dy"),
                                                           block("hit", np.bool_))
-            self._work_arrays, self._work_m = work, m
-        return self._work_arrays
+            if len(self._works) > 4:  # (the batch sizes of one run come and go; a few are reused)
+                self._works.clear()
+            self._works[m] = work
+        return work
+
+    MAX_BATCH = 256  # more cars are cast in parts of at most this many: larger arrays outgrow the cache
 
     def cast_from(self, xy: np.ndarray, cs: np.ndarray, quad: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Normalised distances (R, m) for m cars at xy (2, m) with heading cosines and sines cs (2, m),
-        whose centres lie in road quads `quad` (m,); written into `out` (R, m) float32 if given.
+        whose centres lie in road quads `quad` (m,); written into `out` (R, m) float32 if given."""
+        m = xy.shape[1]
+        if m <= self.MAX_BATCH:
+            return self._cast(xy, cs, quad, out)
+        out = np.empty((len(self.angles), m), dtype=np.float32) if out is None else out
+        bounds = np.linspace(0, m, -(-m // self.MAX_BATCH) + 1).astype(np.int64)  # near-equal parts
+        for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            self._cast(xy[:, start:stop], cs[:, start:stop], quad[start:stop], out[:, start:stop])
+        return out
+
+    def _cast(self, xy: np.ndarray, cs: np.ndarray, quad: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """cast_from for one part of the batch.
 
         The arrays are (R rays, C candidates, m cars). A product of a ray's number and a candidate's, each
         broadcast along the other's axis, would run as R * C loops of m numbers; so the rays' directions
