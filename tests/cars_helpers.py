@@ -35,6 +35,15 @@ def hairpin_track() -> Track:
     return Track.from_dict({"name": "U", "width": 60, "centerline": top + right + bottom + left}, "u")
 
 
+def across_road(track: Track, rng: np.random.Generator, count: int, spread: float) -> tuple[np.ndarray, np.ndarray]:
+    """`count` points at random places along the centerline, each moved sideways by up to `spread` road
+    widths either way: (points (count, 2), the centerline's heading at each)."""
+    s = rng.uniform(0, track.length, count)
+    heading = track.heading_at(s)
+    normal = np.stack([-np.sin(heading), np.cos(heading)], axis=1)
+    return track.position_at(s) + normal * rng.uniform(-spread, spread, (count, 1)) * track.width, heading
+
+
 def cast_rays_reference(x: float, y: float, heading: float, angles: np.ndarray, length: float,
                         segments: np.ndarray) -> np.ndarray:
     """One car, every wall segment, plain Python: the nearest t >= 0 with 0 <= u <= 1, over length."""

@@ -9,7 +9,7 @@ from cars.sim.physics import CarPhysics
 from cars.sim.progress import CRASHED, Road
 from cars.sim.simulation import Simulation
 from cars.sim.track import load_track
-from cars_helpers import circle_track, on_road_reference, physics_reference, square_track
+from cars_helpers import across_road, circle_track, on_road_reference, physics_reference, square_track
 
 
 def test_vectorised_physics_matches_reference_over_random_controls():
@@ -77,10 +77,7 @@ def test_locate_agrees_with_polygon_reference_near_the_walls():
     rng = np.random.default_rng(1)
     for track in (square_track(), circle_track(), load_track("hairpins")):
         road = Road(track, reach=30.0)
-        s = rng.uniform(0, track.length, 400)
-        heading = track.heading_at(s)
-        normal = np.stack([-np.sin(heading), np.cos(heading)], axis=1)
-        p = track.position_at(s) + normal * rng.uniform(-0.6, 0.6, (400, 1)) * track.width
+        p, _ = across_road(track, rng, 400, 0.6)
         p += rng.normal(0, 3, p.shape)
         xs, ys = p[:, 0].astype(np.float32), p[:, 1].astype(np.float32)
         _, on_road = road.locate_points(np.stack([xs[None], ys[None]]), track.project(p)[0])

@@ -10,7 +10,7 @@ from cars.sim.progress import Road
 from cars.sim.sensors import RayCaster, candidate_table, ray_angles
 from cars.sim.track import load_track
 from cars.sim.trackgen import generate_track
-from cars_helpers import cast_rays_reference, circle_track, hairpin_track, square_track
+from cars_helpers import across_road, cast_rays_reference, circle_track, hairpin_track, square_track
 
 
 def cast_one(track, x, y, heading, angles_deg, length):
@@ -61,17 +61,15 @@ def test_rays_that_miss_read_full_length():
     np.testing.assert_allclose(d, [410], rtol=1e-5)
 
 
-def random_poses(track, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`count` cars anywhere on the road facing anywhere: xy (2, m) and cos, sin (2, m) float32, quads (m,)."""
-    s = rng.uniform(0, track.length, count)
-    heading = track.heading_at(s)
-    normal = np.stack([-np.sin(heading), np.cos(heading)], axis=1)
-    p = track.position_at(s) + normal * rng.uniform(-0.45, 0.45, (count, 1)) * track.width
-    h = (heading + rng.uniform(-math.pi, math.pi, count)).astype(np.float32)
+def random_poses(track, count: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """`count` cars anywhere on the road facing anywhere: xy (2, m), headings (m,) and their cos, sin (2, m),
+    float32, and the cars' quads (m,)."""
+    p, along = across_road(track, rng, count, 0.45)
+    h = (along + rng.uniform(-math.pi, math.pi, count)).astype(np.float32)
     xy = p.T.astype(np.float32)
     quad, on_road = Road(track, reach=30.0).locate_points(xy[:, None], track.project(p)[0])
     assert on_road.all()
-    return xy, np.stack([np.cos(h), np.sin(h)]), quad
+    return xy, h, np.stack([np.cos(h), np.sin(h)]), quad
 
 
 @pytest.mark.parametrize("make", [square_track, circle_track, hairpin_track, lambda: load_track("hairpins"),
@@ -80,9 +78,8 @@ def test_culled_caster_matches_reference_on_random_poses(make):
     track = make()
     length = 180.0
     angles = ray_angles(7, 180)
-    xy, cs, quad = random_poses(track, 60, np.random.default_rng(0))
+    xy, heading, cs, quad = random_poses(track, 60, np.random.default_rng(0))
     fast = RayCaster(track, angles, length).cast_from(xy, cs, quad).T
-    heading = np.arctan2(cs[1], cs[0])
     ref = np.array([cast_rays_reference(float(x), float(y), float(h), angles, length, track.wall_segments)
                     for x, y, h in zip(xy[0], xy[1], heading)])
     np.testing.assert_allclose(fast, ref, atol=2e-4)
@@ -94,7 +91,7 @@ def test_memory_layouts_and_parts_read_the_same_bits(cars):
     # a car's readings must not depend on which (the simulation's outcome must not depend on how many
     # cars still drive).
     track = load_track("sbends")
-    xy, cs, quad = random_poses(track, cars, np.random.default_rng(cars))
+    xy, _, cs, quad = random_poses(track, cars, np.random.default_rng(cars))
     readings = []
     for small_batch, max_batch in ((0, 1000), (1000, 1000), (0, 7)):  # all "large", all "small", in parts
         caster = RayCaster(track, ray_angles(7, 180), 160.0)
